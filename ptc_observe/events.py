@@ -1,0 +1,246 @@
+"""What sinks receive: one frozen :class:`Exchange` per finished HTTP exchange.
+
+The recorder fills the request and response facts; the observer's correlator then adds
+what only shows across exchanges (tool turnarounds, container sightings) and the tracing
+stage adds the ids of the exchange's span. Sinks see only this module and ``models``,
+never the HTTP library.
+
+Times come from two clocks: ``time.perf_counter()`` (monotonic, for durations) and one
+wall-clock reading at send time (``Timings.sent_unix_ns``) to place spans.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .models import Message, ToolCall
+
+__all__ = [
+    "ContainerEnded",
+    "ContainerSighting",
+    "Exchange",
+    "Outcome",
+    "RateLimit",
+    "RequestFacts",
+    "Timings",
+    "ToolDeclaration",
+    "ToolResultSent",
+    "ToolTurnaround",
+]
+
+
+class Outcome(str, enum.Enum):
+    """How an exchange ended."""
+
+    OK = "ok"
+    """A complete response: full JSON body, or a stream up to ``message_stop``."""
+    ERROR = "error"
+    """An error status, an ``error`` event in the stream, or an exception."""
+    INCOMPLETE = "incomplete"
+    """The body ended without the end of the message (no ``message_stop``)."""
+    CLOSED_EARLY = "closed_early"
+    """The client closed (or dropped) the response before reading it all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDeclaration:
+    """One entry of the request's ``tools`` array."""
+
+    name: str
+    type: str | None = None
+    """``None`` for the application's own tools; the versioned type for server tools."""
+    allowed_callers: tuple[str, ...] = ()
+
+    @property
+    def is_code_execution(self) -> bool:
+        """True for a ``code_execution_*`` tool."""
+        return self.type is not None and self.type.startswith("code_execution_")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultSent:
+    """A ``tool_result`` block the application sent back."""
+
+    tool_use_id: str
+    size_bytes: int
+    """UTF-8 size of the result content (string, or the text of its text blocks)."""
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the request said. Never holds credentials; content only when captured."""
+
+    method: str
+    path: str
+    server_address: str
+    server_port: int | None
+    model: str | None = None
+    stream: bool = False
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: tuple[str, ...] = ()
+    tools: tuple[ToolDeclaration, ...] = ()
+    container_id: str | None = None
+    tool_results: tuple[ToolResultSent, ...] = ()
+    betas: tuple[str, ...] = ()
+    retry_count: int = 0
+    """``x-stainless-retry-count``: 0 for a first attempt."""
+    stream_helper: str | None = None
+    """``x-stainless-helper-method`` (``stream`` for ``messages.stream()``)."""
+    body_bytes: int = 0
+    content: Any = None
+    """The parsed request body, only when content capture is on (after redaction)."""
+
+    @property
+    def has_code_execution(self) -> bool:
+        """True when a code execution tool is declared."""
+        return any(t.is_code_execution for t in self.tools)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One ``anthropic-ratelimit-{resource}-*`` triplet of the response headers."""
+
+    resource: str
+    """``requests``, ``tokens``, ``input_tokens`` or ``output_tokens``."""
+    limit: int | None
+    remaining: int | None
+    reset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """When things happened (``perf_counter`` seconds; ``sent_unix_ns`` wall clock)."""
+
+    sent: float
+    finished: float
+    sent_unix_ns: int
+    headers: float | None = None
+    first_token: float | None = None
+    """First SSE event that carries content (streams only)."""
+
+    @property
+    def duration(self) -> float:
+        """Seconds from send to finish (the whole stream, for streams)."""
+        return self.finished - self.sent
+
+    @property
+    def time_to_headers(self) -> float | None:
+        """Seconds from send to the response headers."""
+        return None if self.headers is None else self.headers - self.sent
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from send to the first content event (streams only)."""
+        return None if self.first_token is None else self.first_token - self.sent
+
+    def unix_ns(self, moment: float) -> int:
+        """Wall-clock nanoseconds of a ``perf_counter`` reading of this exchange."""
+        return self.sent_unix_ns + int((moment - self.sent) * 1e9)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolTurnaround:
+    """A tool result matched with the response that asked for it."""
+
+    tool_use_id: str
+    tool_name: str
+    caller: str
+    """``direct`` or ``programmatic`` (a closed set, fit for metric labels)."""
+    caller_type: str
+    """The raw caller type (``direct``, ``code_execution_20260120``, …)."""
+    caller_tool_id: str | None
+    seconds: float
+    """End of the asking response to the send of this request: app time included."""
+    result_bytes: int
+    is_error: bool
+    asked_by: int
+    """``Exchange.id`` of the exchange whose response asked for the call."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSighting:
+    """The code-execution container an exchange used (at most one per exchange)."""
+
+    id: str
+    expires_at: datetime | None
+    created: bool
+    """First time this observer saw the id."""
+    reused: bool
+    """The id was already known (the request sent it, or an earlier response named it)."""
+    expired: bool
+    """Sent after its known ``expires_at``, or the request naming it failed."""
+    remaining_seconds: float | None = None
+    """At a reuse: seconds left before the last known ``expires_at``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerEnded:
+    """A container left the tracker: it expired, or was evicted to bound memory."""
+
+    id: str
+    lifetime_seconds: float
+    """First to last sighting."""
+    reason: str
+    """``expired`` or ``evicted``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One finished HTTP exchange with the Messages API: the unit every sink receives."""
+
+    id: int
+    """Process-unique, increasing."""
+    request: RequestFacts
+    timings: Timings
+    outcome: Outcome
+    streamed: bool
+    complete: bool
+    """The full message arrived (JSON body parsed, or ``message_stop`` seen)."""
+    closed_early: bool = False
+    status_code: int | None = None
+    message: Message | None = None
+    """The final message, or the partial one of an unfinished stream."""
+    error_type: str | None = None
+    """Low cardinality: API error type, else HTTP status, else exception class name."""
+    error_message: str | None = None
+    """The API's error message (never an exception's text, which may hold secrets)."""
+    request_id: str | None = None
+    rate_limits: tuple[RateLimit, ...] = ()
+    retry_after: float | None = None
+    sse_events: int = 0
+    output_chunks: int = 0
+    """``content_block_delta`` events seen (streams)."""
+    response_bytes: int = 0
+    """Bytes of the body as received (before content decoding)."""
+    tool_turnarounds: tuple[ToolTurnaround, ...] = ()
+    answers: tuple[int, ...] = ()
+    """Ids of the exchanges whose tool calls this request answered."""
+    container: ContainerSighting | None = None
+    trace_id: int | None = None
+    span_id: int | None = None
+    parent_context: Any = field(default=None, compare=False, repr=False)
+    """The OpenTelemetry context current when the request was sent."""
+
+    @property
+    def model(self) -> str | None:
+        """The requested model (the response's if the request did not say)."""
+        if self.request.model is not None:
+            return self.request.model
+        return self.message.model if self.message is not None else None
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the response asked for (empty without a message)."""
+        return self.message.tool_calls if self.message is not None else []
+
+    @property
+    def ok(self) -> bool:
+        """True for a complete, successful exchange."""
+        return self.outcome is Outcome.OK
