@@ -1,0 +1,59 @@
+"""The ``ptc-observe`` command: ``demo`` and ``emulator``.
+
+Each subcommand lives in its own module and is imported only when it runs, so
+``ptc-observe --help`` stays fast and needs no optional dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ._version import __version__
+
+# subcommand -> (module, one-line help). Each module has ``main(argv) -> int``.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": (
+        "ptc_observe.demo",
+        "run an emulated PTC workload through the official SDK and show what ptc_observe sees",
+    ),
+    "emulator": (
+        "ptc_observe.emulator.server",
+        "serve the local Messages API emulator over HTTP on loopback",
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ptc-observe``; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="ptc-observe",
+        description="Observability for Claude's Programmatic Tool Calling.",
+        epilog="Run 'ptc-observe COMMAND --help' for a command's options.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    parser.add_argument(
+        "command",
+        choices=sorted(_COMMANDS),
+        help="; ".join(
+            f"{name}: {text}" for name, (_, text) in sorted(_COMMANDS.items())
+        ),
+    )
+    if not args or args[0].startswith("-"):
+        parser.parse_args(args)  # prints help/version or the usage error, and exits
+        return 2
+    command, rest = args[0], args[1:]
+    if command not in _COMMANDS:
+        parser.parse_args(args)
+        return 2
+    module = importlib.import_module(_COMMANDS[command][0])
+    return int(module.main(rest))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
