@@ -1,0 +1,138 @@
+"""The metric contract the dashboards and rules are written against.
+
+These are the Prometheus series names ptc_observe exposes (standard GenAI metrics without a
+prefix, ours with ``ptc_``), their types and label names, plus example label values that the
+live test uses to fill a registry. A dashboard or rule that names anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+_GENAI = (
+    "gen_ai_operation_name",
+    "gen_ai_provider_name",
+    "gen_ai_request_model",
+    "gen_ai_response_model",
+)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family of the contract.
+
+    Args:
+        name: the exposed name; counters include ``_total``, histograms are the base name.
+        kind: counter, gauge or histogram.
+        labels: its label names (``job`` and ``instance`` are added by Prometheus).
+    """
+
+    name: str
+    kind: Kind
+    labels: tuple[str, ...] = ()
+
+    def series(self) -> tuple[str, ...]:
+        """The series names Prometheus stores for this family."""
+        if self.kind == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+CONTRACT: tuple[Metric, ...] = (
+    Metric(
+        "gen_ai_client_operation_duration_seconds",
+        "histogram",
+        (*_GENAI, "error_type"),
+    ),
+    Metric("gen_ai_client_token_usage", "histogram", (*_GENAI, "gen_ai_token_type")),
+    Metric(
+        "gen_ai_client_operation_time_to_first_chunk_seconds",
+        "histogram",
+        (*_GENAI, "error_type"),
+    ),
+    Metric(
+        "ptc_exchanges_total", "counter", ("gen_ai_request_model", "stream", "outcome")
+    ),
+    Metric("ptc_errors_total", "counter", ("gen_ai_request_model", "error_type")),
+    Metric(
+        "ptc_tokens_total", "counter", ("gen_ai_request_model", "gen_ai_token_type")
+    ),
+    Metric("ptc_tool_calls_total", "counter", ("gen_ai_tool_name", "caller")),
+    Metric("ptc_server_tool_calls_total", "counter", ("gen_ai_tool_name",)),
+    Metric("ptc_code_executions_total", "counter", ("outcome",)),
+    Metric("ptc_tool_turnaround_seconds", "histogram", ("gen_ai_tool_name", "caller")),
+    Metric("ptc_tool_result_bytes_total", "counter", ("caller",)),
+    Metric("ptc_containers_created_total", "counter"),
+    Metric("ptc_container_reuses_total", "counter"),
+    Metric("ptc_containers_expired_total", "counter"),
+    Metric("ptc_containers_active", "gauge"),
+    Metric("ptc_container_lifetime_seconds", "histogram"),
+    Metric("ptc_container_remaining_seconds", "histogram"),
+    Metric("ptc_http_retries_total", "counter", ("gen_ai_request_model",)),
+    Metric("ptc_ratelimit_remaining", "gauge", ("resource",)),
+    Metric("ptc_ratelimit_limit", "gauge", ("resource",)),
+    Metric("ptc_telemetry_errors_total", "counter", ("stage",)),
+)
+
+# Series Prometheus makes itself that rules and annotations may use.
+PROMETHEUS_SERIES = frozenset({"up", "ALERTS"})
+
+# Labels every scraped series has, plus the histogram bucket bound.
+TARGET_LABELS = frozenset({"job", "instance"})
+
+# Example values per label: what the live test's registry emits (closed sets from the contract).
+LABEL_VALUES: dict[str, tuple[str, ...]] = {
+    "gen_ai_operation_name": ("chat",),
+    "gen_ai_provider_name": ("anthropic",),
+    "gen_ai_request_model": ("claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929"),
+    "gen_ai_response_model": ("claude-opus-4-5-20251101",),
+    "error_type": ("", "overloaded_error"),
+    "gen_ai_token_type": ("input", "output"),
+    "stream": ("true", "false"),
+    "outcome": ("ok", "error", "incomplete", "closed_early"),
+    "gen_ai_tool_name": ("get_weather", "lookup_order"),
+    "caller": ("direct", "programmatic"),
+    "resource": ("requests", "tokens", "input_tokens", "output_tokens"),
+    "stage": ("stream_parse", "sink"),
+}
+
+# Label values that differ from LABEL_VALUES for one family.
+FAMILY_LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "ptc_tokens_total": {
+        "gen_ai_token_type": ("input", "output", "cache_read", "cache_write")
+    },
+    "ptc_errors_total": {"error_type": ("rate_limit_error", "overloaded_error", "529")},
+    "ptc_server_tool_calls_total": {
+        "gen_ai_tool_name": ("code_execution", "web_search")
+    },
+    "ptc_code_executions_total": {"outcome": ("success", "error")},
+}
+
+
+def metric(name: str) -> Metric:
+    """The family with this name (exposed name, e.g. ``ptc_tool_calls_total``)."""
+    for m in CONTRACT:
+        if m.name == name:
+            return m
+    raise KeyError(name)
+
+
+def series_names() -> frozenset[str]:
+    """Every series name of the contract (histograms as ``_bucket``, ``_sum``, ``_count``)."""
+    return frozenset(s for m in CONTRACT for s in m.series())
+
+
+def family_of(series: str) -> Metric | None:
+    """The family a series name belongs to, or None when it is not in the contract."""
+    for m in CONTRACT:
+        if series in m.series():
+            return m
+    return None
+
+
+def label_values(family: Metric, label: str) -> tuple[str, ...]:
+    """The example values the live test uses for ``label`` of ``family``."""
+    return FAMILY_LABEL_VALUES.get(family.name, {}).get(label) or LABEL_VALUES[label]
