@@ -1,0 +1,3 @@
+"""Tests of the deployable stack: Prometheus config and rules, dashboards, docker-compose."""
+
+from __future__ import annotations
