@@ -1,0 +1,96 @@
+"""Observability for Claude's Programmatic Tool Calling (PTC).
+
+Put an :class:`Observer`'s transport under the official SDK and every Messages API
+exchange becomes Prometheus metrics and OpenTelemetry spans::
+
+    import anthropic, httpx2
+    from ptc_observe import Observer
+
+    observer = Observer()
+    client = anthropic.Anthropic(http_client=httpx2.Client(transport=observer.transport()))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .containers import Limits
+from .events import (
+    ContainerEnded,
+    ContainerSighting,
+    Exchange,
+    Outcome,
+    RateLimit,
+    RequestFacts,
+    Timings,
+    ToolDeclaration,
+    ToolResultSent,
+    ToolTurnaround,
+)
+from .models import (
+    APIError,
+    CallerInfo,
+    ContainerInfo,
+    Message,
+    ToolCall,
+    Usage,
+)
+from .observer import Observer
+from .sinks import Sink
+
+if TYPE_CHECKING:
+    from .client import AsyncPTCClient, PTCClient
+    from .tools import ToolRegistry, ToolSeverity, ToolSpec
+
+__all__ = [
+    "APIError",
+    "AsyncPTCClient",
+    "CallerInfo",
+    "ContainerEnded",
+    "ContainerInfo",
+    "ContainerSighting",
+    "Exchange",
+    "Limits",
+    "Message",
+    "Observer",
+    "Outcome",
+    "PTCClient",
+    "RateLimit",
+    "RequestFacts",
+    "Sink",
+    "Timings",
+    "ToolCall",
+    "ToolDeclaration",
+    "ToolRegistry",
+    "ToolResultSent",
+    "ToolSeverity",
+    "ToolSpec",
+    "ToolTurnaround",
+    "Usage",
+    "__version__",
+]
+
+# The PTC client and its tool registry load on first use: importing ptc_observe for the
+# transport alone should not pay for them.
+_LAZY = {
+    "AsyncPTCClient": ".client",
+    "PTCClient": ".client",
+    "ToolRegistry": ".tools",
+    "ToolSeverity": ".tools",
+    "ToolSpec": ".tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

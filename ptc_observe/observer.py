@@ -1,0 +1,297 @@
+"""The :class:`Observer`: hands out observing transports and runs the pipeline.
+
+Every finished exchange goes through one pipeline: the correlator (tool turnarounds,
+containers), then the tracers (sinks with a ``trace`` method, which add span ids), then
+every sink's ``on_exchange``. Each stage is guarded: telemetry never raises into the
+application. A failure is logged at debug level (rate limited per kind), counted in
+:attr:`Observer.telemetry_errors` and reported to sinks that have
+``on_telemetry_error(stage)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .containers import Correlator, Limits
+from .events import ContainerEnded, Exchange
+from .sinks import Sink, sink_hooks
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
+__all__ = ["CAPTURE_CONTENT_ENV", "Observer", "STAGES"]
+
+logger = logging.getLogger("ptc_observe")
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI content-capture switch; any value but ``NO_CONTENT``/``false`` turns it on."""
+
+STAGES = (
+    "request_parse",
+    "response_parse",
+    "stream_parse",
+    "decode",
+    "correlate",
+    "trace",
+    "sink",
+)
+"""Where a telemetry error can happen (the ``stage`` of ``telemetry_errors``)."""
+
+_CAPTURE_ON = frozenset({"span_only", "event_only", "span_and_event", "true", "1"})
+
+# Sinks every Observer in the process also feeds (``testing.capture_exchanges``).
+_process_sinks: list[Sink] = []
+_process_sinks_lock = threading.Lock()
+
+
+def _add_process_sink(sink: Sink) -> None:
+    with _process_sinks_lock:
+        _process_sinks.append(sink)
+
+
+def _remove_process_sink(sink: Sink) -> None:
+    with _process_sinks_lock:
+        _process_sinks.remove(sink)
+
+
+def capture_content_from_env() -> bool:
+    """True when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` asks for content."""
+    value = os.environ.get(CAPTURE_CONTENT_ENV, "")
+    return value.strip().lower() in _CAPTURE_ON
+
+
+class _RateLimitedLog:
+    """Debug log of telemetry failures: the first of each kind, then one a minute."""
+
+    __slots__ = ("_interval", "_lock", "_seen")
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self._interval = interval
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def log(self, stage: str, exc: BaseException) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        kind = (stage, type(exc).__name__)
+        now = time.monotonic()
+        with self._lock:
+            last, suppressed = self._seen.get(kind, (-self._interval, 0))
+            if now - last < self._interval:
+                self._seen[kind] = (last, suppressed + 1)
+                return
+            self._seen[kind] = (now, 0)
+        logger.debug(
+            "ptc_observe: telemetry error in stage %s (%d similar suppressed)",
+            stage,
+            suppressed,
+            exc_info=exc,
+        )
+
+
+class Observer:
+    """Observes Messages API traffic and feeds what it sees to sinks.
+
+    With no arguments it reports to Prometheus (the default registry) and
+    OpenTelemetry (the global providers)::
+
+        observer = Observer()
+        client = anthropic.Anthropic(
+            http_client=httpx2.Client(transport=observer.transport())
+        )
+
+    Args:
+        sinks: more sinks; anything with ``on_exchange(exchange) -> None``.
+        registry: the Prometheus registry of the built-in Prometheus sink.
+        tracer_provider: the tracer provider of the built-in OpenTelemetry sink.
+        meter_provider: the meter provider of the built-in OpenTelemetry sink.
+        prometheus: add the built-in Prometheus sink.
+        opentelemetry: add the built-in OpenTelemetry sink.
+        capture_content: record request content and streamed text; ``None`` reads
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+        redact: applied to captured content before any sink sees it.
+        limits: memory bounds of the correlator and label sets.
+
+    Raises:
+        TypeError: an entry of ``sinks`` has no ``on_exchange`` method.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink] | None = None,
+        *,
+        registry: Any = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        prometheus: bool = True,
+        opentelemetry: bool = True,
+        capture_content: bool | None = None,
+        redact: Callable[[Any], Any] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._capture_content = (
+            capture_content_from_env() if capture_content is None else capture_content
+        )
+        self._redact = redact
+        self._limits = limits if limits is not None else Limits()
+        self._errors: dict[str, int] = {}
+        self._errors_lock = threading.Lock()
+        self._log = _RateLimitedLog()
+        self._correlator = Correlator(self._limits)
+
+        built: list[Sink] = []
+        # The built-in sinks are imported only when used: a bare Observer(sinks=[...],
+        # prometheus=False, opentelemetry=False) needs neither library at import time.
+        if prometheus:
+            from .sinks.prometheus import PrometheusSink
+
+            built.append(PrometheusSink(registry, limits=self._limits))
+        if opentelemetry:
+            from .sinks.otel import OTelSink
+
+            built.append(
+                OTelSink(
+                    tracer_provider,
+                    meter_provider,
+                    capture_content=self._capture_content,
+                    redact=redact,
+                )
+            )
+        built.extend(sinks or ())
+        hooks = sink_hooks(built)
+        self._sinks = tuple(built)
+        self._tracers = hooks.trace
+        self._receivers = hooks.on_exchange
+        self._error_receivers = hooks.on_telemetry_error
+        self._ended_receivers = hooks.on_container_ended
+        for bind in hooks.bind:
+            bind(self._correlator)
+        self._correlator.add_listener(self._container_ended)
+
+    # --- public surface ---
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks in pipeline order (built-in ones first)."""
+        return self._sinks
+
+    @property
+    def correlator(self) -> Correlator:
+        """The correlator that links tool calls, results and containers."""
+        return self._correlator
+
+    @property
+    def capture_content(self) -> bool:
+        """Whether request content and streamed text are recorded."""
+        return self._capture_content
+
+    @property
+    def redact(self) -> Callable[[Any], Any] | None:
+        """The redaction hook for captured content."""
+        return self._redact
+
+    @property
+    def limits(self) -> Limits:
+        """Memory bounds in force."""
+        return self._limits
+
+    @property
+    def telemetry_errors(self) -> Mapping[str, int]:
+        """Failures inside telemetry so far, by stage (read-only view)."""
+        return MappingProxyType(self._errors)
+
+    def transport(
+        self, inner: httpx2.BaseTransport | httpx.BaseTransport | None = None
+    ) -> Any:
+        """A sync transport that observes ``inner`` (default: ``httpx2.HTTPTransport()``).
+
+        The transport belongs to the HTTP library of ``inner``: pass an
+        ``httpx.HTTPTransport()`` to observe a plain ``httpx.Client`` (anthropic 0.x).
+
+        Raises:
+            TypeError: ``inner`` is not a sync httpx or httpx2 transport.
+        """
+        # Imported here: transport.py sits above this module in the layering.
+        from .transport import make_transport
+
+        return make_transport(self, inner, asynchronous=False)
+
+    def async_transport(
+        self,
+        inner: httpx2.AsyncBaseTransport | httpx.AsyncBaseTransport | None = None,
+    ) -> Any:
+        """An async transport that observes ``inner`` (default: ``httpx2.AsyncHTTPTransport()``).
+
+        Raises:
+            TypeError: ``inner`` is not an async httpx or httpx2 transport.
+        """
+        from .transport import make_transport
+
+        return make_transport(self, inner, asynchronous=True)
+
+    def finish(self, exchange: Exchange) -> None:
+        """Run the pipeline for a finished exchange: correlate, trace, fan out.
+
+        Never raises.
+        """
+        ex = exchange
+        try:
+            ex = self._correlator.correlate(ex)
+        except Exception as exc:
+            self.telemetry_error("correlate", exc)
+        for trace in self._tracers:
+            try:
+                traced = trace(ex)
+            except Exception as exc:
+                self.telemetry_error("trace", exc)
+            else:
+                if isinstance(traced, Exchange):
+                    ex = traced
+        for receive in self._receivers:
+            try:
+                receive(ex)
+            except Exception as exc:
+                self.telemetry_error("sink", exc)
+        if _process_sinks:
+            for sink in tuple(_process_sinks):
+                try:
+                    sink.on_exchange(ex)
+                except Exception as exc:
+                    self.telemetry_error("sink", exc)
+
+    def telemetry_error(self, stage: str, exc: BaseException) -> None:
+        """Count and log a failure inside telemetry and tell the sinks. Never raises."""
+        try:
+            with self._errors_lock:
+                self._errors[stage] = self._errors.get(stage, 0) + 1
+            self._log.log(stage, exc)
+            for receive in self._error_receivers:
+                try:
+                    receive(stage)
+                except Exception:
+                    # Reporting the error must not fail again in a loop.
+                    logger.debug(
+                        "ptc_observe: on_telemetry_error failed", exc_info=True
+                    )
+        except Exception:  # pragma: no cover - logging itself failed
+            pass
+
+    # --- internals ---
+
+    def _container_ended(self, ended: ContainerEnded) -> None:
+        for receive in self._ended_receivers:
+            try:
+                receive(ended)
+            except Exception as exc:
+                self.telemetry_error("sink", exc)
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(s).__name__ for s in self._sinks)
+        return f"<Observer sinks=[{names}]>"

@@ -1,0 +1,438 @@
+"""The per-exchange recorder: bytes and lifecycle in, one :class:`~.events.Exchange` out.
+
+One :class:`ExchangeRecorder` follows one HTTP exchange with ``POST /v1/messages``. It is
+sans-IO: the transport tells it what happened (headers arrived, a chunk went by, the body
+ended, the client closed, an exception flew) and it never touches the HTTP library.
+
+Work is pushed to the end of the exchange on purpose. Nothing is parsed before the
+request is sent; a JSON response body is parsed once the client has read all of it; an
+SSE body goes through the wire :class:`~.wire.accumulate.StreamAccumulator` chunk by
+chunk, so memory stays flat however long the stream runs. When the exchange finishes
+(exactly once, whichever way it ends) the recorder builds the frozen record and hands it
+to its hooks (the observer's pipeline).
+
+No method of the recorder raises: a failure inside parsing is reported to the hooks as a
+telemetry error of its stage, and the exchange is still recorded with what is known.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from .events import Exchange, Outcome, RateLimit, RequestFacts, Timings
+from .models import APIError, Message
+from .wire.accumulate import StreamAccumulator
+from .wire.decoding import ContentDecoder
+from .wire.messages import (
+    WireError,
+    parse_error,
+    parse_message,
+    parse_rate_limits,
+    parse_request,
+    parse_retry_after,
+)
+
+__all__ = ["ExchangeRecorder", "RecorderHooks", "next_exchange_id"]
+
+_perf_counter = time.perf_counter
+
+# Process-wide, increasing exchange ids. ``next()`` on a count is atomic under the GIL.
+_ids = itertools.count(1)
+next_exchange_id: Callable[[], int] = _ids.__next__
+"""The next process-unique exchange id."""
+
+OTHER_ERROR = "_OTHER"
+"""``error.type`` when nothing better is known (the semantic conventions' fallback)."""
+
+
+class RecorderHooks(Protocol):
+    """What a recorder needs from its observer."""
+
+    @property
+    def capture_content(self) -> bool:
+        """Keep the request body and streamed text (off by default: privacy)."""
+        ...
+
+    @property
+    def redact(self) -> Callable[[Any], Any] | None:
+        """Applied to captured request content before anyone sees it."""
+        ...
+
+    def finish(self, exchange: Exchange) -> None:
+        """Receive the finished record (never raises)."""
+        ...
+
+    def telemetry_error(self, stage: str, exc: BaseException) -> None:
+        """Count and log a failure inside telemetry (never raises)."""
+        ...
+
+
+class ExchangeRecorder:
+    """Follows one Messages API exchange and builds its :class:`~.events.Exchange`.
+
+    Args:
+        hooks: the observer: receives the record and telemetry errors.
+        request_body: the request body bytes (a reference; parsed only at finish).
+        method: the HTTP method.
+        server_address: host of the URL.
+        server_port: port of the URL, ``None`` for the scheme's default.
+        path: path of the URL (no query).
+        headers: request headers, looked up by lower-case name.
+        sent: ``time.perf_counter()`` just before the request went to the inner transport.
+        sent_unix_ns: ``time.time_ns()`` at the same moment.
+        parent_context: the OpenTelemetry context current at send.
+    """
+
+    __slots__ = (
+        "_abandoned",
+        "_acc",
+        "_body",
+        "_ctx",
+        "_decoder",
+        "_ended",
+        "_exc_type",
+        "_headers",
+        "_headers_at",
+        "_hooks",
+        "_id",
+        "_method",
+        "_nbytes",
+        "_once",
+        "_parts",
+        "_path",
+        "_request_headers",
+        "_sent",
+        "_sent_ns",
+        "_server_address",
+        "_server_port",
+        "_sse",
+        "_status",
+        "_streamed",
+    )
+
+    def __init__(
+        self,
+        hooks: RecorderHooks,
+        request_body: bytes | None,
+        method: str,
+        server_address: str,
+        server_port: int | None,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        sent: float,
+        sent_unix_ns: int,
+        parent_context: Any = None,
+    ) -> None:
+        self._hooks = hooks
+        self._id = next_exchange_id()
+        self._body = request_body
+        self._method = method
+        self._server_address = server_address
+        self._server_port = server_port
+        self._path = path
+        self._request_headers = headers
+        self._sent = sent
+        self._sent_ns = sent_unix_ns
+        self._ctx = parent_context
+        self._status: int | None = None
+        self._headers: Mapping[str, str] | None = None
+        self._headers_at: float | None = None
+        self._streamed = False
+        self._acc: StreamAccumulator | None = None
+        self._sse: StreamAccumulator | None = None  # _acc while it is still fed
+        self._decoder: ContentDecoder | None = None
+        self._parts: list[bytes] | None = None
+        self._nbytes = 0
+        self._ended = False
+        self._abandoned = False
+        self._exc_type: str | None = None
+        # Popping the one item is atomic: whichever thread pops it finishes the exchange.
+        self._once: list[bool] = [True]
+
+    @property
+    def finished(self) -> bool:
+        """True once the record has been built and handed over."""
+        return not self._once
+
+    @property
+    def exchange_id(self) -> int:
+        """The id the record will carry."""
+        return self._id
+
+    # --- events from the transport ---
+
+    def on_headers(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """The response status and headers arrived.
+
+        Args:
+            status_code: HTTP status.
+            headers: response headers with lower-case names (a plain dict is fastest).
+        """
+        self._headers_at = _perf_counter()
+        self._status = status_code
+        self._headers = headers
+        ctype = headers.get("content-type")
+        self._streamed = ctype is not None and "text/event-stream" in ctype.lower()
+        encoding = headers.get("content-encoding")
+        if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+            try:
+                self._decoder = ContentDecoder(encoding)
+            except Exception as exc:
+                # An unknown coding (or brotli/zstd not installed): nothing to parse.
+                self._hooks.telemetry_error("decode", exc)
+                return
+        try:
+            if self._streamed:
+                self._acc = self._sse = StreamAccumulator(
+                    capture_content=self._hooks.capture_content, clock=_perf_counter
+                )
+            else:
+                self._parts = []
+        except Exception as exc:
+            self._hooks.telemetry_error(
+                "stream_parse" if self._streamed else "response_parse", exc
+            )
+            self._acc = self._sse = None
+            self._parts = None
+
+    def on_chunk(self, chunk: bytes) -> None:
+        """A chunk of the body went to the client (as received, content-encoded)."""
+        self._nbytes += len(chunk)
+        acc = self._sse
+        if acc is not None:
+            decoder = self._decoder
+            try:
+                if decoder is not None:
+                    chunk = decoder.decode(chunk)
+                acc.feed(chunk)
+            except Exception as exc:
+                self._stream_failed(exc)
+        elif self._parts is not None:
+            self._parts.append(chunk)
+
+    def on_body(self, body: bytes) -> None:
+        """The whole body at once, already content-decoded; then finish.
+
+        For responses the HTTP library had read before the transport saw them (an
+        ``httpx.Response(content=...)`` from a mock transport).
+        """
+        self._decoder = None
+        self.on_chunk(body)
+        self.on_end()
+
+    def on_end(self) -> None:
+        """The client read the body to its end: finish the exchange."""
+        self._ended = True
+        self._finish()
+
+    def on_close(self) -> None:
+        """The client closed the response; finishes it if still open (closed early)."""
+        if self._once:
+            self._finish()
+
+    def on_error(self, exc: BaseException) -> None:
+        """An exception ended the exchange (at send, or while the body was read).
+
+        ``Exception`` subclasses are failures (``error.type`` is the class name);
+        anything else (``CancelledError``, ``GeneratorExit``, ``KeyboardInterrupt``)
+        means the caller gave up on the response, which counts as closed early.
+        """
+        if not self._once:
+            return
+        if isinstance(exc, Exception):
+            self._exc_type = type(exc).__name__
+        else:
+            self._abandoned = True
+        self._finish()
+
+    # --- internals ---
+
+    def _stream_failed(self, exc: Exception) -> None:
+        # Corrupt compressed data (the client will fail on it too) or a parser bug:
+        # stop feeding this stream; the record keeps what was seen so far.
+        stage = "decode" if isinstance(exc, WireError) else "stream_parse"
+        self._hooks.telemetry_error(stage, exc)
+        self._sse = None
+        self._decoder = None
+
+    def _finish(self) -> None:
+        try:
+            self._once.pop()
+        except IndexError:
+            return
+        finished = _perf_counter()
+        hooks = self._hooks
+        try:
+            exchange = self._build(finished)
+        except Exception as exc:  # pragma: no cover - _build guards each stage itself
+            hooks.telemetry_error("response_parse", exc)
+            return
+        finally:
+            # Release what a response object kept alive by the application would hold.
+            self._body = None
+            self._parts = None
+            self._acc = self._sse = None
+            self._decoder = None
+        try:
+            hooks.finish(exchange)
+        except (
+            Exception
+        ) as exc:  # pragma: no cover - the observer's finish never raises
+            hooks.telemetry_error("sink", exc)
+
+    def _request_facts(self) -> RequestFacts:
+        hooks = self._hooks
+        body = self._body
+        try:
+            if body is None:
+                raise WireError("request body not available")
+            facts = parse_request(
+                body,
+                method=self._method,
+                path=self._path,
+                server_address=self._server_address,
+                server_port=self._server_port,
+                headers=self._request_headers,
+                capture_content=hooks.capture_content,
+            )
+        except Exception as exc:
+            hooks.telemetry_error("request_parse", exc)
+            return RequestFacts(
+                method=self._method,
+                path=self._path,
+                server_address=self._server_address,
+                server_port=self._server_port,
+                body_bytes=0 if body is None else len(body),
+            )
+        redact = hooks.redact
+        if redact is not None and facts.content is not None:
+            try:
+                facts = replace(facts, content=redact(facts.content))
+            except Exception as exc:
+                hooks.telemetry_error("request_parse", exc)
+                facts = replace(facts, content=None)
+        return facts
+
+    def _json_body(self) -> bytes | None:
+        parts = self._parts
+        if parts is None or not self._ended:
+            return None
+        body = b"".join(parts)
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                body = decoder.decode(body) + decoder.flush()
+            except Exception as exc:
+                self._hooks.telemetry_error("decode", exc)
+                return None
+        return body
+
+    def _build(self, finished: float) -> Exchange:
+        hooks = self._hooks
+        request = self._request_facts()
+        status = self._status
+        headers = self._headers
+        message: Message | None = None
+        api_error: APIError | None = None
+        complete = False
+        first_token: float | None = None
+        sse_events = output_chunks = 0
+
+        acc = self._acc
+        if acc is not None:
+            try:
+                acc.close()
+                message = acc.message
+                complete = acc.complete
+                api_error = acc.error
+                first_token = acc.first_token_at
+                sse_events = acc.events
+                output_chunks = acc.output_chunks
+            except Exception as exc:
+                hooks.telemetry_error("stream_parse", exc)
+        elif status is not None and not self._streamed:
+            body = self._json_body()
+            if body is not None:
+                try:
+                    if 200 <= status < 300:
+                        try:
+                            message = parse_message(body)
+                            complete = True
+                        except WireError:
+                            # A truncated body is an incomplete exchange; an error
+                            # envelope with a 2xx status is an error.
+                            api_error = parse_error(body)
+                    elif status >= 400:
+                        api_error = parse_error(body)
+                except WireError:
+                    pass
+                except Exception as exc:
+                    hooks.telemetry_error("response_parse", exc)
+
+        request_id: str | None = None
+        rate_limits: tuple[RateLimit, ...] = ()
+        retry_after: float | None = None
+        if headers is not None:
+            try:
+                request_id = headers.get("request-id")
+                rate_limits = parse_rate_limits(headers)
+                retry_after = parse_retry_after(headers)
+            except Exception as exc:
+                hooks.telemetry_error("response_parse", exc)
+
+        closed_early = not self._ended and (self._abandoned or self._exc_type is None)
+        failed = (
+            self._exc_type is not None
+            or api_error is not None
+            or (status is not None and status >= 400)
+        )
+        if failed:
+            outcome = Outcome.ERROR
+        elif closed_early and not complete:
+            outcome = Outcome.CLOSED_EARLY
+        elif complete:
+            outcome = Outcome.OK
+            closed_early = False
+        else:
+            outcome = Outcome.INCOMPLETE
+
+        error_type: str | None = None
+        if failed:
+            if api_error is not None:
+                error_type = api_error.type or OTHER_ERROR
+            elif status is not None and status >= 400:
+                error_type = str(status)
+            else:
+                error_type = self._exc_type or OTHER_ERROR
+
+        return Exchange(
+            id=self._id,
+            request=request,
+            timings=Timings(
+                sent=self._sent,
+                finished=finished,
+                sent_unix_ns=self._sent_ns,
+                headers=self._headers_at,
+                first_token=first_token,
+            ),
+            outcome=outcome,
+            streamed=self._streamed,
+            complete=complete,
+            closed_early=closed_early,
+            status_code=status,
+            message=message,
+            error_type=error_type,
+            error_message=api_error.message if api_error is not None else None,
+            request_id=request_id,
+            rate_limits=rate_limits,
+            retry_after=retry_after,
+            sse_events=sse_events,
+            output_chunks=output_chunks,
+            response_bytes=self._nbytes,
+            parent_context=self._ctx,
+        )
