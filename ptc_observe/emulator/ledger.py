@@ -1,0 +1,162 @@
+"""The ground-truth ledger: what the emulator actually sent.
+
+Observability tests compare their metrics with this, exactly. It counts:
+
+* ``requests``: requests received (any endpoint except ``/_emulator/*``);
+* ``responses``: status -> outcome -> count; the outcome is the ``stop_reason`` of
+  a completed message, the ``error.type`` of an error response,
+  ``stream_error`` / ``stream_cut`` / ``stream_truncated`` for faulted streams,
+  ``count_tokens`` and ``not_found_error`` for the other endpoints;
+* ``errors``: the emulator's finer reason for each error response
+  (``container_expired``, ``resume_text_block``, ``fault_rate_limit``, ...);
+* ``tool_use_blocks``: caller type (``direct``, ``code_execution_20260120``, ...)
+  -> tool name -> blocks sent; ``server_tool_use_blocks``: name -> count;
+* ``code_results``: code executions finished, by outcome;
+* ``tokens``: usage reported, by type (``input``, ``output``, ``cache_creation_input``,
+  ``cache_read_input``); ``turns``: ``sampled`` vs ``continuation`` responses;
+* ``containers``: ``created``, ``reused`` (requests naming a live container) and
+  ``expired`` (requests refused because the named container had expired).
+
+Faulted streams count their outcome only: the content they would have carried
+never reached the client, so no blocks, tokens or containers are counted.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+
+class Ledger:
+    """Thread-safe counters of everything the emulator sent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self._requests = 0
+            self._responses: defaultdict[int, Counter[str]] = defaultdict(Counter)
+            self._errors: Counter[str] = Counter()
+            self._tool_uses: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            self._server_tool_uses: Counter[str] = Counter()
+            self._code_results: Counter[str] = Counter()
+            self._tokens: Counter[str] = Counter()
+            self._turns: Counter[str] = Counter()
+            self._containers: Counter[str] = Counter()
+
+    def record_request(self) -> None:
+        """Count one received request."""
+        with self._lock:
+            self._requests += 1
+
+    def record_response(
+        self, status: int, outcome: str, reason: str | None = None
+    ) -> None:
+        """Count one response by status and outcome (and error reason, if any)."""
+        with self._lock:
+            self._responses[status][outcome] += 1
+            if reason is not None:
+                self._errors[reason] += 1
+
+    def record_message(
+        self,
+        content: list[dict[str, Any]],
+        usage: dict[str, Any],
+        *,
+        sampled: bool,
+        code_outcomes: list[str],
+    ) -> None:
+        """Count the blocks, usage and code results of a delivered message."""
+        with self._lock:
+            for block in content:
+                if block.get("type") == "tool_use":
+                    caller = (block.get("caller") or {}).get("type", "direct")
+                    self._tool_uses[str(caller)][str(block.get("name"))] += 1
+                elif block.get("type") == "server_tool_use":
+                    self._server_tool_uses[str(block.get("name"))] += 1
+            self._tokens["input"] += int(usage.get("input_tokens") or 0)
+            self._tokens["output"] += int(usage.get("output_tokens") or 0)
+            self._tokens["cache_creation_input"] += int(
+                usage.get("cache_creation_input_tokens") or 0
+            )
+            self._tokens["cache_read_input"] += int(
+                usage.get("cache_read_input_tokens") or 0
+            )
+            self._turns["sampled" if sampled else "continuation"] += 1
+            self._code_results.update(code_outcomes)
+
+    def record_container(self, event: str) -> None:
+        """Count a container event: ``created``, ``reused`` or ``expired``."""
+        with self._lock:
+            self._containers[event] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """All counters as plain JSON-ready dicts (status codes as strings)."""
+        with self._lock:
+            return copy.deepcopy(
+                {
+                    "requests": self._requests,
+                    "responses": {
+                        str(s): dict(c) for s, c in sorted(self._responses.items())
+                    },
+                    "errors": dict(self._errors),
+                    "tool_use_blocks": {k: dict(c) for k, c in self._tool_uses.items()},
+                    "server_tool_use_blocks": dict(self._server_tool_uses),
+                    "code_results": dict(self._code_results),
+                    "tokens": {
+                        k: self._tokens[k]
+                        for k in (
+                            "input",
+                            "output",
+                            "cache_creation_input",
+                            "cache_read_input",
+                        )
+                    },
+                    "turns": {k: self._turns[k] for k in ("sampled", "continuation")},
+                    "containers": {
+                        k: self._containers[k] for k in ("created", "reused", "expired")
+                    },
+                }
+            )
+
+    def responses(self, status: int | None = None, outcome: str | None = None) -> int:
+        """Responses with this status and/or outcome (both ``None``: all)."""
+        with self._lock:
+            return sum(
+                n
+                for s, outcomes in self._responses.items()
+                if status is None or s == status
+                for o, n in outcomes.items()
+                if outcome is None or o == outcome
+            )
+
+    def tool_uses(self, caller: str | None = None, name: str | None = None) -> int:
+        """``tool_use`` blocks sent, optionally for one caller type and/or tool name."""
+        with self._lock:
+            return sum(
+                n
+                for c, names in self._tool_uses.items()
+                if caller is None or c == caller
+                for t, n in names.items()
+                if name is None or t == name
+            )
+
+    def tokens(self, kind: str) -> int:
+        """Tokens reported of ``kind``: input, output, cache_creation_input, cache_read_input."""
+        with self._lock:
+            return self._tokens[kind]
+
+    def containers(self, event: str) -> int:
+        """Container events of ``event``: created, reused, expired."""
+        with self._lock:
+            return self._containers[event]
+
+    def errors(self, reason: str) -> int:
+        """Error responses with the emulator's reason ``reason``."""
+        with self._lock:
+            return self._errors[reason]
