@@ -1,0 +1,280 @@
+"""Tables and targets: turns the measurements into Markdown and PASS/FAIL verdicts.
+
+Every verdict is a ratio against figures of the same run (the issue's rule), except the one
+absolute figure the issue names (120 us), which is reported as such and depends on the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Target",
+    "evaluate",
+    "headline_table",
+    "memory_table",
+    "concurrency_table",
+    "scenario_table",
+]
+
+PTC = ("ptc_full", "ptc_metrics", "ptc_spans", "ptc_nosinks")
+MIB = 1024
+
+
+@dataclass
+class Target:
+    """One verdict."""
+
+    name: str
+    measured: str
+    limit: str
+    ok: bool | None
+    """``None`` when the figures needed are missing."""
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL or n/a."""
+        return "n/a" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "name": self.name,
+            "measured": self.measured,
+            "limit": self.limit,
+            "verdict": self.verdict,
+        }
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def _overhead(scen: dict[str, Any], config: str) -> float | None:
+    row = scen["configs"].get(config)
+    return None if row is None else float(row["overhead_us"])
+
+
+def _per_event(scen: dict[str, Any], config: str) -> float | None:
+    ov = _overhead(scen, config)
+    return None if ov is None or not scen["events"] else ov / scen["events"]
+
+
+def scenario_table(scen: dict[str, Any], labels: dict[str, str]) -> str:
+    """One scenario: median per call, paired overhead (with IQR), ratio, per-event cost, spans."""
+    streamed = bool(scen["events"])
+    head = "| configuration | median us/call | overhead us (IQR) | x bare |"
+    head += " us/event |" if streamed else ""
+    head += " spans/call |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    bare = scen["configs"]["bare"]["median_us"]
+    for name, row in scen["configs"].items():
+        lo, hi = row["overhead_iqr_us"]
+        ov = (
+            "—"
+            if name == "bare"
+            else f"{row['overhead_us']:+,.0f} ({lo:+,.0f}..{hi:+,.0f})"
+        )
+        line = f"| {labels.get(name, name)} | {row['median_us']:,.0f} | {ov} | {row['median_us'] / bare:.2f} |"
+        if streamed:
+            line += (
+                " — |"
+                if name == "bare"
+                else f" {row['overhead_us'] / scen['events']:.2f} |"
+            )
+        line += f" {row['spans_per_call']:.2f} |"
+        lines.append(line)
+    for name, why in scen["skipped"].items():
+        lines.append(
+            f"| {labels.get(name, name)} | not run: {why} |"
+            + " |" * (head.count("|") - 3)
+        )
+    return "\n".join(lines)
+
+
+def headline_table(
+    scenarios: dict[str, dict[str, Any]], labels: dict[str, str], configs: Sequence[str]
+) -> str:
+    """Overheads of every configuration across the scenarios, in one table."""
+    cols = [
+        ("sdk_create_sync", "create sync us", False),
+        ("sdk_create_async", "create async us", False),
+        ("sdk_stream_sync", "stream sync us/ev", True),
+        ("sdk_stream_async", "stream async us/ev", True),
+        ("sdk_helper_sync", ".stream() sync us/ev", True),
+        ("httpx2_create_sync", "httpx2 POST us", False),
+        ("httpx2_stream_sync", "httpx2 stream us/ev", True),
+        ("httpx_create_sync", "httpx POST us", False),
+    ]
+    cols = [c for c in cols if c[0] in scenarios]
+    head = "| overhead over bare | " + " | ".join(c[1] for c in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
+    base = ["bare (median per call, us)"]
+    for key, _, _ in cols:
+        base.append(_fmt(scenarios[key]["configs"]["bare"]["median_us"]))
+    lines.append("| " + " | ".join(base) + " |")
+    for name in configs:
+        if name == "bare":
+            continue
+        cells = [labels.get(name, name)]
+        for key, _, per_ev in cols:
+            scen = scenarios[key]
+            cells.append(
+                _fmt(_per_event(scen, name), 2)
+                if per_ev
+                else _fmt(_overhead(scen, name))
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def memory_table(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """Peak RSS growth at 1 MB and 10 MB, and the time of the 10 MB stream against bare."""
+    by: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        by.setdefault(row["config"], {})[row["bytes"]] = row
+    bare10 = by.get("bare", {}).get(10_000_000, {}).get("seconds")
+    lines = [
+        "| configuration | growth 1 MB (KiB) | growth 10 MB (KiB) | extra growth 1→10 MB (KiB) | 10 MB time s | x bare |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, sizes in by.items():
+        one, ten = sizes.get(1_000_000, {}), sizes.get(10_000_000, {})
+        if "growth_kib" not in one or "growth_kib" not in ten:
+            why = (
+                one.get("unavailable")
+                or one.get("error")
+                or ten.get("error")
+                or "missing"
+            )
+            lines.append(
+                f"| {labels.get(name, name)} | not run: {str(why).splitlines()[-1][:80]} | | | | |"
+            )
+            continue
+        ratio = ten["seconds"] / bare10 if bare10 else None
+        lines.append(
+            f"| {labels.get(name, name)} | {one['growth_kib']:,} | {ten['growth_kib']:,} | "
+            f"{ten['growth_kib'] - one['growth_kib']:+,} | {ten['seconds']:.2f} | {_fmt(ratio, 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def concurrency_table(conc: dict[str, Any], labels: dict[str, str]) -> str:
+    """p50 / p99 of the concurrent batches and their paired ratios to bare."""
+    lines = [
+        "| configuration | p50 ms | p99 ms | batch ms | p50 x bare | p99 x bare |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in conc["configs"].items():
+        lines.append(
+            f"| {labels.get(name, name)} | {row['p50_ms']:,.0f} | {row['p99_ms']:,.0f} | {row['batch_ms']:,.0f} | "
+            f"{row['p50_ratio']:.3f} | {row['p99_ratio']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def evaluate(
+    scenarios: dict[str, dict[str, Any]],
+    memory: list[dict[str, Any]] | None,
+    conc: dict[str, Any] | None,
+) -> list[Target]:
+    """The issue's targets for ``ptc_full`` (Observer() with Prometheus metrics and OTel spans)."""
+    out: list[Target] = []
+    for key in ("sdk_create_sync", "sdk_create_async"):
+        scen = scenarios.get(key)
+        if scen is None:
+            continue
+        ptc, naive, sdk = (
+            _overhead(scen, c) for c in ("ptc_full", "naive", "sdk_tracing")
+        )
+        mode = key.rsplit("_", 1)[1]
+        out.append(
+            Target(
+                f"non-streamed {mode}: overhead <= naive + 10 %",
+                f"{_fmt(ptc)} us vs naive {_fmt(naive)} us",
+                f"<= {_fmt(None if naive is None else naive * 1.1)} us",
+                None if ptc is None or naive is None else ptc <= naive * 1.1,
+            )
+        )
+        out.append(
+            Target(
+                f"non-streamed {mode}: overhead <= 0.4x SDK tracing",
+                f"{_fmt(ptc)} us vs SDK tracing {_fmt(sdk)} us",
+                f"<= {_fmt(None if sdk is None else sdk * 0.4)} us",
+                None if ptc is None or sdk is None else ptc <= sdk * 0.4,
+            )
+        )
+        out.append(
+            Target(
+                f"non-streamed {mode}: overhead <= 120 us (absolute, this machine)",
+                f"{_fmt(ptc)} us",
+                "<= 120 us",
+                None if ptc is None else ptc <= 120,
+            )
+        )
+    for key in (
+        "sdk_stream_sync",
+        "sdk_stream_async",
+        "sdk_helper_sync",
+        "sdk_helper_async",
+        "httpx2_stream_sync",
+        "httpx_stream_sync",
+    ):
+        scen = scenarios.get(key)
+        if scen is None:
+            continue
+        per = _per_event(scen, "ptc_full")
+        out.append(
+            Target(
+                f"stream per SSE event ({key})",
+                f"{_fmt(per, 2)} us/event over {scen['events']} events",
+                "<= 1.00 us/event",
+                None if per is None else per <= 1.0,
+            )
+        )
+    if memory:
+        by = {(r["config"], r["bytes"]): r.get("growth_kib") for r in memory}
+        bare_extra = _extra(by, "bare")
+        for name in PTC:
+            extra = _extra(by, name)
+            if extra is None and (name, 1_000_000) not in by:
+                continue
+            out.append(
+                Target(
+                    f"10 MB stream, flat memory ({name})",
+                    f"1→10 MB extra peak growth {_fmt(extra)} KiB (bare {_fmt(bare_extra)} KiB)",
+                    "<= bare + 1,024 KiB",
+                    None
+                    if extra is None or bare_extra is None
+                    else extra <= bare_extra + MIB,
+                )
+            )
+    if conc:
+        row = conc["configs"].get("ptc_full")
+        out.append(
+            Target(
+                f"{conc['concurrency']} concurrent async exchanges: p99",
+                "—"
+                if row is None
+                else f"{row['p99_ratio']:.3f}x bare (p99 {row['p99_ms']:,.0f} ms)",
+                "<= 1.05x bare",
+                None if row is None else row["p99_ratio"] <= 1.05,
+            )
+        )
+    return out
+
+
+def _extra(by: dict[tuple[str, int], Any], name: str) -> float | None:
+    one, ten = by.get((name, 1_000_000)), by.get((name, 10_000_000))
+    return None if one is None or ten is None else float(ten - one)
+
+
+def targets_table(targets: list[Target]) -> str:
+    """The verdicts as a Markdown table."""
+    lines = ["| target | measured | limit | verdict |", "|---|---|---|---|"]
+    lines += [
+        f"| {t.name} | {t.measured} | {t.limit} | **{t.verdict}** |" for t in targets
+    ]
+    return "\n".join(lines)
