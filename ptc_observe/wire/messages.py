@@ -1,0 +1,418 @@
+"""JSON bodies, SSE payloads and headers of the Messages API, turned into facts and models.
+
+Every parse failure is a :class:`WireError`; nothing else escapes (deep nesting, bad
+UTF-8 and wrong types included). Request parsing is lenient inside a valid JSON object: a
+field of the wrong type reads as absent, since an observer should report what it can.
+Credentials (``authorization``, ``x-api-key``) are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..events import RateLimit, RequestFacts, ToolDeclaration, ToolResultSent
+from ..models import (
+    APIError,
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    ContentBlockStopEvent,
+    ErrorEvent,
+    Message,
+    MessageDeltaEvent,
+    MessageStartEvent,
+    MessageStopEvent,
+    PingEvent,
+    StreamEvent,
+    UnknownEvent,
+)
+
+__all__ = [
+    "RATE_LIMIT_RESOURCES",
+    "StreamError",
+    "WireError",
+    "parse_error",
+    "parse_event",
+    "parse_message",
+    "parse_rate_limits",
+    "parse_request",
+    "parse_retry_after",
+]
+
+
+class WireError(ValueError):
+    """A body, payload or stream that cannot be read. Every parse failure of ``wire``."""
+
+
+class StreamError(WireError):
+    """A stream that carried an ``error`` event (the exchange failed despite HTTP 200).
+
+    Attributes:
+        error: the API error of the event.
+    """
+
+    def __init__(self, error: APIError) -> None:
+        super().__init__(f"{error.type}: {error.message}")
+        self.error = error
+
+
+def _loads(body: bytes | str) -> Any:
+    if isinstance(body, bytes):
+        # The API speaks UTF-8; bad bytes become U+FFFD rather than a failure (and
+        # json.loads on bytes would guess UTF-16/32 from NUL bytes).
+        body = body.decode("utf-8", "replace")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: deep nesting
+        raise WireError(f"invalid JSON: {type(exc).__name__}") from None
+
+
+def _object(body: bytes | str, what: str) -> dict[str, Any]:
+    obj = _loads(body)
+    if not isinstance(obj, dict):
+        raise WireError(f"{what} is not a JSON object")
+    return obj
+
+
+# --- request ---
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str))
+
+
+def _tool(value: Any) -> ToolDeclaration | None:
+    if not isinstance(value, dict):
+        return None
+    kind = _str(value.get("type"))
+    return ToolDeclaration(
+        name=_str(value.get("name")) or "",
+        # "custom" is the explicit type of the application's own tools.
+        type=None if kind in (None, "custom") else kind,
+        allowed_callers=_strings(value.get("allowed_callers")),
+    )
+
+
+def _container_id(value: Any) -> str | None:
+    # Sent as a string, or (newer SDKs) as {"id": ..., "skills": [...]}.
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _str(value)
+
+
+def _utf8_len(text: str) -> int:
+    # "surrogatepass": a lone surrogate from a JSON "\ud800" escape must not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _json_len(value: Any) -> int:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _utf8_len(text)
+
+
+def _content_size(content: Any) -> int:
+    """UTF-8 bytes of a tool result: the string, the text of text blocks, else JSON."""
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return _utf8_len(content)
+    if isinstance(content, list):
+        size = 0
+        for item in content:
+            if (
+                isinstance(item, dict)
+                and item.get("type") == "text"
+                and isinstance(item.get("text"), str)
+            ):
+                size += _utf8_len(item["text"])
+            else:
+                size += _json_len(item)
+        return size
+    return _json_len(content)
+
+
+def _tool_results(messages: Any) -> tuple[ToolResultSent, ...]:
+    # Only the last message is new in this request: earlier tool results were sent
+    # (and counted) by earlier requests of the conversation.
+    if not isinstance(messages, list) or not messages:
+        return ()
+    last = messages[-1]
+    content = last.get("content") if isinstance(last, dict) else None
+    if not isinstance(content, list):
+        return ()
+    results = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") != "tool_result":
+            continue
+        results.append(
+            ToolResultSent(
+                tool_use_id=_str(block.get("tool_use_id")) or "",
+                size_bytes=_content_size(block.get("content")),
+                is_error=block.get("is_error") is True,
+            )
+        )
+    return tuple(results)
+
+
+def _retry_count(headers: Mapping[str, str]) -> int:
+    value = headers.get("x-stainless-retry-count")
+    try:
+        return max(0, int(value)) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def parse_request(
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    capture_content: bool = False,
+) -> RequestFacts:
+    """Read the facts of a Messages API request.
+
+    Args:
+        body: the request body (JSON).
+        method, path, server_address, server_port: where it went.
+        headers: request headers with lower-case names. Only ``anthropic-beta``,
+            ``x-stainless-retry-count`` and ``x-stainless-helper-method`` are looked up;
+            credentials are never read.
+        capture_content: keep the parsed body in ``RequestFacts.content``.
+
+    Returns:
+        The request facts; tool results are those of the last message only.
+
+    Raises:
+        WireError: the body is not a JSON object.
+    """
+    obj = _object(body, "request body")
+    try:
+        tools = obj.get("tools")
+        betas = headers.get("anthropic-beta") or ""
+        return RequestFacts(
+            method=method,
+            path=path,
+            server_address=server_address,
+            server_port=server_port,
+            model=_str(obj.get("model")),
+            stream=obj.get("stream") is True,
+            max_tokens=_int(obj.get("max_tokens")),
+            temperature=_float(obj.get("temperature")),
+            top_p=_float(obj.get("top_p")),
+            top_k=_int(obj.get("top_k")),
+            stop_sequences=_strings(obj.get("stop_sequences")),
+            tools=tuple(
+                t for t in map(_tool, tools if isinstance(tools, list) else ()) if t
+            ),
+            container_id=_container_id(obj.get("container")),
+            tool_results=_tool_results(obj.get("messages")),
+            betas=tuple(b.strip() for b in betas.split(",") if b.strip()),
+            retry_count=_retry_count(headers),
+            stream_helper=headers.get("x-stainless-helper-method"),
+            body_bytes=len(body),
+            content=obj if capture_content else None,
+        )
+    except (ValueError, RecursionError) as exc:  # json.dumps of a deep result block
+        raise WireError(f"unreadable request: {type(exc).__name__}") from None
+
+
+# --- response bodies ---
+
+
+def parse_message(body: bytes) -> Message:
+    """Parse a non-streaming response body into a :class:`~ptc_observe.models.Message`.
+
+    Raises:
+        WireError: not JSON, not an object, an error envelope, or not a valid message.
+    """
+    obj = _object(body, "response body")
+    if obj.get("type") == "error":
+        raise WireError("the body is an error envelope, not a message")
+    try:
+        return Message.model_validate(obj)
+    except (ValidationError, RecursionError) as exc:
+        raise WireError(f"invalid message: {_summary(exc)}") from None
+
+
+def parse_error(body: bytes) -> APIError | None:
+    """Read an error body ``{"type": "error", "error": {"type", "message"}}``.
+
+    Returns:
+        The error, or ``None`` when the body is not such an envelope (an HTML page
+        from a proxy, an empty body, ...). Never raises.
+    """
+    try:
+        obj = _loads(body)
+    except WireError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("error"), dict):
+        return None
+    if obj.get("type") not in ("error", None):
+        return None
+    try:
+        return APIError.model_validate(obj["error"])
+    except (ValidationError, RecursionError):
+        return None
+
+
+_EVENT_MODELS: dict[str, Any] = {
+    "message_start": MessageStartEvent,
+    "content_block_start": ContentBlockStartEvent,
+    "content_block_delta": ContentBlockDeltaEvent,
+    "content_block_stop": ContentBlockStopEvent,
+    "message_delta": MessageDeltaEvent,
+    "message_stop": MessageStopEvent,
+    "ping": PingEvent,
+    "error": ErrorEvent,
+}
+
+
+def parse_event(event: str | bytes, data: str | bytes) -> StreamEvent:
+    """Parse the payload of one SSE event into its model.
+
+    The SSE event name decides the model, as in the official SDKs; a payload whose
+    ``type`` disagrees is invalid. Unknown names give an
+    :class:`~ptc_observe.models.UnknownEvent` whose ``type`` is the event name.
+
+    Raises:
+        WireError: the payload is not a JSON object valid for the event.
+    """
+    name = event.decode("utf-8", "replace") if isinstance(event, bytes) else event
+    obj = _object(data, f"the {name!r} payload")
+    model = _EVENT_MODELS.get(name)
+    try:
+        if model is None:
+            return UnknownEvent.model_validate({**obj, "type": name})
+        result: StreamEvent = model.model_validate(obj)
+        return result
+    except (ValidationError, RecursionError) as exc:
+        raise WireError(f"invalid {name!r} event: {_summary(exc)}") from None
+
+
+def _summary(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[:1]
+        if first:
+            loc = ".".join(str(p) for p in first[0]["loc"])
+            return f"{loc}: {first[0]['msg']}"[:200]
+    return type(exc).__name__
+
+
+# --- response headers ---
+
+RATE_LIMIT_RESOURCES = {
+    "requests": "anthropic-ratelimit-requests",
+    "tokens": "anthropic-ratelimit-tokens",
+    "input_tokens": "anthropic-ratelimit-input-tokens",
+    "output_tokens": "anthropic-ratelimit-output-tokens",
+    "priority_input_tokens": "anthropic-priority-input-tokens",
+    "priority_output_tokens": "anthropic-priority-output-tokens",
+}
+"""``RateLimit.resource`` names and the header prefix each one is read from."""
+
+
+def _header_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_rate_limits(headers: Mapping[str, str]) -> tuple[RateLimit, ...]:
+    """Read the ``anthropic-ratelimit-*`` (and priority tier) triplets of a response.
+
+    Args:
+        headers: response headers with lower-case names.
+
+    Returns:
+        One :class:`~ptc_observe.events.RateLimit` per resource that has at least one
+        of its ``-limit``, ``-remaining``, ``-reset`` headers; unreadable numbers are
+        ``None``.
+    """
+    found = []
+    for resource, prefix in RATE_LIMIT_RESOURCES.items():
+        limit = headers.get(prefix + "-limit")
+        remaining = headers.get(prefix + "-remaining")
+        reset = headers.get(prefix + "-reset")
+        if limit is None and remaining is None and reset is None:
+            continue
+        found.append(
+            RateLimit(
+                resource=resource,
+                limit=_header_int(limit),
+                remaining=_header_int(remaining),
+                reset=reset.strip() if reset is not None else None,
+            )
+        )
+    return tuple(found)
+
+
+def parse_retry_after(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> float | None:
+    """Seconds to wait before retrying, as the response asks.
+
+    ``retry-after-ms`` wins over ``retry-after`` (seconds, or an HTTP date), as in the
+    official SDK.
+
+    Args:
+        headers: response headers with lower-case names.
+        now: the current Unix time, for HTTP dates (default: ``time.time()``).
+
+    Returns:
+        Non-negative seconds, or ``None`` when absent or unreadable.
+    """
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        seconds = _finite(value)
+        if seconds is not None:
+            return seconds / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _finite(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _finite(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
