@@ -1,0 +1,730 @@
+"""The PTC client: a small Messages API client and tool loop, observed by default.
+
+Sync::
+
+    registry = ToolRegistry()
+    registry.register(ToolSpec("query_sales", "Run read-only SQL; returns JSON rows.",
+                               severity=ToolSeverity.READ_ONLY), query_sales)
+    with PTCClient(tools=registry) as client:
+        result = client.run("Compare Q2 revenue by region.")
+        print(result.text, result.summary.tool_calls)
+
+Async: the same with :class:`AsyncPTCClient`, ``async with`` and ``await``.
+
+Every request goes through the observer's transport (a default :class:`Observer`
+unless one is passed, or ``observe=False``); ``run()`` adds a ``ptc.run`` span with an
+exact ``execute_tool`` span per handler call, and the HTTP exchanges of the run become
+children of the run span. The loop itself lives in :mod:`ptc_observe._loop` as a
+generator of actions; the two clients below only perform them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from typing import Any
+
+import anyio
+import httpx2
+from opentelemetry import context as otel_context, trace
+
+from . import _version
+from ._execute import (
+    ErrorFormatter,
+    ExecutionSettings,
+    default_error_text,
+    execute_async,
+    execute_sync,
+)
+from ._loop import RetryPolicy, RunState, Send, Sleep, drive, retrying
+from ._protocol import (
+    API_VERSION,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MODEL,
+    MESSAGES_PATH,
+    ClientConfig,
+    MessagesInput,
+    ToolsInput,
+    encode,
+    error_from_response,
+    message_from_body,
+    normalize_messages,
+    resolve_api_key,
+    resolve_base_url,
+)
+from ._results import RunResult, RunSummary, ToolExecution
+from ._streams import (
+    AsyncMessageStream,
+    EventCallback,
+    MessageStream,
+    aconsume,
+    consume,
+    lower_headers,
+    transport_error,
+)
+from .errors import PTCError
+from .models import Message
+from .observer import Observer
+from .sinks import _semconv as sc
+from .tools import DEFAULT_CODE_EXECUTION_VERSION, ToolRegistry
+
+__all__ = [
+    "AsyncMessageStream",
+    "AsyncPTCClient",
+    "EventCallback",
+    "MessageStream",
+    "PTCClient",
+    "RetryPolicy",
+    "RunResult",
+    "RunSummary",
+    "ToolExecution",
+    "default_observer",
+]
+
+# Names of the run span and its own attributes (documented in docs/client.md).
+RUN_SPAN_NAME = "ptc.run"
+RUN_ROUNDS = "ptc.run.rounds"
+RUN_RETRIES = "ptc.run.retries"
+RUN_CONTAINER_RESTARTS = "ptc.run.container_restarts"
+EXACT_TOOL_SPANS_KEY = "ptc_observe.exact_tool_spans"
+"""OpenTelemetry context key set during ``run()``: the client records exact
+``execute_tool`` spans, so inferred ones for the same calls would be duplicates."""
+
+_default_observer: Observer | None = None
+_default_lock = threading.Lock()
+
+
+def default_observer() -> Observer:
+    """The process-wide observer that clients given none share.
+
+    One observer per process keeps one correlator (containers seen across clients)
+    and registers the Prometheus metrics once.
+    """
+    global _default_observer
+    with _default_lock:
+        if _default_observer is None:
+            _default_observer = Observer()
+        return _default_observer
+
+
+class _Client:
+    """Settings, request building and the run span, shared by both clients.
+
+    Args:
+        api_key: API key; default ``ANTHROPIC_API_KEY``. Sent as ``x-api-key``.
+        base_url: Default ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``.
+        model: Model of every request unless overridden per call.
+        max_tokens: ``max_tokens`` of every request unless overridden (default 4096).
+        tools: The default :class:`ToolRegistry` for ``complete()`` and ``run()``.
+        ptc: Programmatic Tool Calling on (declare code execution, send programmatic
+            callers); ``False`` makes every tool direct.
+        code_execution_version: ``code_execution_20260120`` (default),
+            ``code_execution_20260521``, or the beta-era ``code_execution_20250825``
+            (which adds the ``advanced-tool-use-2025-11-20`` beta header).
+        anthropic_version: The ``anthropic-version`` header (default ``2023-06-01``).
+        container_id: A container every request reuses unless told otherwise.
+        timeout: HTTP timeout in seconds (connect: 5 s).
+        retry: Retry policy for rate limits, overloads and broken responses.
+        max_rounds: Most responses one ``run()`` may use.
+        max_container_restarts: Times ``run()`` starts its turn again in a fresh
+            container after the container expired.
+        tool_timeout: Seconds a handler may run unless its spec says otherwise.
+        max_tool_concurrency: Handlers running at once for one response.
+        format_tool_error: Text of the error result when a handler raises.
+        observer: The :class:`Observer` whose transport carries the requests;
+            default: :func:`default_observer` (or, with ``tracer_provider``, a new
+            observer tracing to it).
+        observe: ``False``: no observing transport and no spans.
+        tracer_provider: For the run and tool spans; default: the global provider.
+        transport: The inner httpx2 transport (sync client: a ``BaseTransport``,
+            async client: an ``AsyncBaseTransport``), e.g. the emulator's.
+        default_headers: Extra headers on every request.
+        rng: Source of retry jitter.
+        sleep: Waits between retries (sync: ``time.sleep``; async: ``anyio.sleep``);
+            inject a recorder in tests.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        model: str = DEFAULT_MODEL,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        tools: ToolRegistry | None = None,
+        ptc: bool = True,
+        code_execution_version: str = DEFAULT_CODE_EXECUTION_VERSION,
+        anthropic_version: str = API_VERSION,
+        container_id: str | None = None,
+        timeout: float = 600.0,
+        retry: RetryPolicy | None = None,
+        max_rounds: int = 25,
+        max_container_restarts: int = 2,
+        tool_timeout: float = 60.0,
+        max_tool_concurrency: int = 16,
+        format_tool_error: ErrorFormatter | None = None,
+        observer: Observer | None = None,
+        observe: bool = True,
+        tracer_provider: trace.TracerProvider | None = None,
+        transport: httpx2.BaseTransport | httpx2.AsyncBaseTransport | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
+        if tools is not None and not isinstance(tools, ToolRegistry):
+            raise TypeError("tools= takes a ToolRegistry")
+        if max_tool_concurrency < 1 or tool_timeout <= 0 or max_rounds < 1:
+            raise ValueError(
+                "max_rounds, max_tool_concurrency and tool_timeout must be positive"
+            )
+        # An unknown version fails here rather than at the first request.
+        ToolRegistry(code_execution_version=code_execution_version)
+        self.config = ClientConfig(
+            api_key=resolve_api_key(api_key),
+            base_url=resolve_base_url(base_url),
+            model=model,
+            max_tokens=max_tokens,
+            ptc=ptc,
+            code_execution_version=code_execution_version,
+            anthropic_version=anthropic_version,
+            default_headers=dict(default_headers or {}),
+        )
+        self.tools = tools
+        self.container_id = container_id
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.max_rounds = max_rounds
+        self.max_container_restarts = max_container_restarts
+        self.tool_timeout = tool_timeout
+        self.max_tool_concurrency = max_tool_concurrency
+        self.format_tool_error = format_tool_error or default_error_text
+        self.rng = rng if rng is not None else random.Random()
+        self.observer: Observer | None = None
+        self._tracer: trace.Tracer = trace.NoOpTracer()
+        if observe:
+            if observer is None:
+                observer = (
+                    default_observer()
+                    if tracer_provider is None
+                    else Observer(tracer_provider=tracer_provider, prometheus=False)
+                )
+            self.observer = observer
+            self._tracer = trace.get_tracer(
+                sc.INSTRUMENTATION_SCOPE,
+                _version.__version__,
+                tracer_provider=tracer_provider,
+            )
+        self._timeout = httpx2.Timeout(timeout, connect=5.0)
+        self._setup_http(transport, sleep)
+
+    def _setup_http(self, transport: Any, sleep: Any) -> None:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return self.config.base_url
+
+    @property
+    def model(self) -> str:
+        """The default model."""
+        return self.config.model
+
+    def _body(
+        self,
+        messages: MessagesInput,
+        tools: ToolsInput,
+        container_id: str | None,
+        stream: bool,
+        model: str | None,
+        max_tokens: int | None,
+        params: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        return self.config.body(
+            normalize_messages(messages),
+            tools=self.config.tools_array(self.tools if tools is None else tools),
+            container_id=container_id
+            if container_id is not None
+            else self.container_id,
+            stream=stream,
+            model=model,
+            max_tokens=max_tokens,
+            params=params,
+        )
+
+    def _run_setup(
+        self,
+        messages: MessagesInput,
+        tools: ToolRegistry | None,
+        container_id: str | None,
+        max_rounds: int | None,
+        body: Callable[[RunState], dict[str, Any]],
+    ) -> tuple[RunState, ToolRegistry, Generator[Any, Any, RunResult]]:
+        registry = tools if tools is not None else self.tools
+        if not isinstance(registry, ToolRegistry):
+            raise TypeError("run() needs a ToolRegistry (tools= here or on the client)")
+        state = RunState(
+            normalize_messages(messages),
+            self.config.tools_array(registry),
+            container_id=container_id
+            if container_id is not None
+            else self.container_id,
+            max_rounds=max_rounds if max_rounds is not None else self.max_rounds,
+            max_container_restarts=self.max_container_restarts,
+        )
+        return state, registry, drive(state, body, self.retry, self.rng)
+
+    def _run_body(
+        self,
+        stream: bool,
+        model: str | None,
+        max_tokens: int | None,
+        params: Mapping[str, Any],
+    ) -> Callable[[RunState], dict[str, Any]]:
+        def body(state: RunState) -> dict[str, Any]:
+            return self.config.body(
+                state.messages,
+                tools=state.tools,
+                container_id=state.container_id,
+                stream=stream,
+                model=model,
+                max_tokens=max_tokens,
+                params=params,
+            )
+
+        return body
+
+    @contextlib.contextmanager
+    def _run_span(
+        self, state: RunState, registry: ToolRegistry, model: str | None
+    ) -> Iterator[ExecutionSettings]:
+        """The ``ptc.run`` span, current for the whole run (HTTP exchanges nest in it)."""
+        span = self._tracer.start_span(
+            RUN_SPAN_NAME,
+            kind=trace.SpanKind.INTERNAL,
+            attributes={sc.GEN_AI_REQUEST_MODEL: model or self.config.model},
+        )
+        settings = ExecutionSettings(
+            registry=registry,
+            default_timeout=self.tool_timeout,
+            max_concurrency=self.max_tool_concurrency,
+            format_error=self.format_tool_error,
+            tracer=self._tracer,
+            parent=trace.set_span_in_context(span),
+        )
+        # The run context says "tool spans are exact here" so the observer (which sees
+        # the exchanges under it) can skip the execute_tool spans it would infer.
+        token = otel_context.attach(
+            otel_context.set_value(EXACT_TOOL_SPANS_KEY, True, settings.parent)
+        )
+        try:
+            yield settings
+        except BaseException as exc:
+            error_type = str(getattr(exc, "type", None) or type(exc).__name__)
+            span.set_attribute(sc.ERROR_TYPE, error_type)
+            span.record_exception(exc)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, error_type))
+            raise
+        finally:
+            summary = state.summary
+            span.set_attribute(RUN_ROUNDS, summary.rounds)
+            span.set_attribute(RUN_RETRIES, summary.retries)
+            span.set_attribute(RUN_CONTAINER_RESTARTS, summary.container_restarts)
+            span.set_attribute(sc.PTC_TOOL_CALLS_DIRECT, summary.tool_calls["direct"])
+            span.set_attribute(
+                sc.PTC_TOOL_CALLS_PROGRAMMATIC, summary.tool_calls["programmatic"]
+            )
+            if state.container_id is not None:
+                span.set_attribute(sc.PTC_CONTAINER_ID, state.container_id)
+            if summary.stop_reason is not None:
+                span.set_attribute(
+                    sc.GEN_AI_RESPONSE_FINISH_REASONS, [summary.stop_reason]
+                )
+            span.end()
+            otel_context.detach(token)
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+class PTCClient(_Client):
+    """Synchronous PTC client over httpx2 (arguments: see :class:`_Client`).
+
+    Tool handlers run in threads (coroutine functions in their own event loop).
+    """
+
+    def _setup_http(self, transport: Any, sleep: Any) -> None:
+        if transport is not None and not isinstance(transport, httpx2.BaseTransport):
+            raise TypeError("PTCClient needs a sync httpx2 transport")
+        inner = transport if transport is not None else httpx2.HTTPTransport()
+        self._sleep: Callable[[float], None] = sleep or time.sleep
+        self._http = httpx2.Client(
+            base_url=self.config.base_url,
+            transport=self.observer.transport(inner) if self.observer else inner,
+            timeout=self._timeout,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def __enter__(self) -> PTCClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def complete(
+        self,
+        messages: MessagesInput,
+        *,
+        tools: ToolsInput = None,
+        container_id: str | None = None,
+        stream: bool = False,
+        on_event: EventCallback | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> Message:
+        """Send one Messages request (retried) and return the typed response.
+
+        Args:
+            messages: A prompt string or API messages.
+            tools: A registry or a ``tools`` array; default: the client's registry.
+            container_id: Reuse this container (default: the client's).
+            stream: Receive the response as server-sent events; the result is the
+                same complete message.
+            on_event: Called with each stream event. After a retried stream failure
+                it sees the new attempt's events from the start.
+            model: Overrides the client's model.
+            max_tokens: Overrides the client's ``max_tokens``.
+            **params: More body fields (``system``, ``tool_choice``, …).
+
+        Returns:
+            The message: ``tool_calls`` with their callers, ``container``, ``usage``.
+
+        Raises:
+            APIStatusError: An API error (a subclass per error type), after retries.
+            APIConnectionError: No response, after retries.
+            IncompleteStreamError: A stream ended early, after retries.
+        """
+        body = self._body(
+            messages, tools, container_id, stream, model, max_tokens, params
+        )
+        result: Message = self._perform(
+            retrying(body, self.retry, self.rng), self._attempt(on_event)
+        )
+        return result
+
+    def stream(
+        self,
+        messages: MessagesInput,
+        *,
+        tools: ToolsInput = None,
+        container_id: str | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> MessageStream:
+        """A streamed request: ``with client.stream(...) as s: for event in s: ...``.
+
+        Opening retries rate limits and overloads; once events flow, failures raise.
+        """
+        body = self._body(
+            messages, tools, container_id, True, model, max_tokens, params
+        )
+        return MessageStream(
+            lambda: self._perform(
+                retrying(body, self.retry, self.rng),
+                lambda send: self._open(send.body, send.retries),
+            )
+        )
+
+    def run(
+        self,
+        messages: MessagesInput,
+        tools: ToolRegistry | None = None,
+        *,
+        container_id: str | None = None,
+        stream: bool = False,
+        on_event: EventCallback | None = None,
+        max_rounds: int | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Run the tool loop until the model finishes.
+
+        Executes the calls the model asks for with the registry's handlers (the
+        programmatic calls of one response in parallel), answers them following the
+        resume rules, continues paused turns, retries rate limits and overloads, and
+        starts the turn again in a fresh container when its container expired.
+
+        Args:
+            messages: A prompt string or API messages.
+            tools: The registry (default: the client's).
+            container_id: Start in this container (default: the client's).
+            stream: Stream every response (``on_event`` sees the events).
+            on_event: Called with each stream event.
+            max_rounds: Overrides the client's round limit.
+            model: Overrides the client's model.
+            max_tokens: Overrides the client's ``max_tokens``.
+            **params: More body fields for every request (``system``, …).
+
+        Returns:
+            The final message, the conversation, the executions and a summary.
+
+        Raises:
+            RunLimitExceeded: The rounds ran out (the partial result is attached).
+            APIStatusError: An API error that retries and restarts did not cure.
+        """
+        body = self._run_body(stream, model, max_tokens, params)
+        state, registry, loop = self._run_setup(
+            messages, tools, container_id, max_rounds, body
+        )
+        with self._run_span(state, registry, model) as settings:
+            result: RunResult = self._perform(loop, self._attempt(on_event), settings)
+            return result
+
+    def _perform(
+        self,
+        actions: Generator[Any, Any, Any],
+        attempt: Callable[[Send], Any],
+        settings: ExecutionSettings | None = None,
+    ) -> Any:
+        """Carry out the actions of a loop generator; return what it returns."""
+        value: Any = None
+        while True:
+            try:
+                action = actions.send(value)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(action, Send):
+                try:
+                    value = attempt(action)
+                except PTCError as exc:
+                    value = exc
+            elif isinstance(action, Sleep):
+                self._sleep(action.seconds)
+                value = None
+            else:
+                assert settings is not None
+                value = execute_sync(action.calls, settings)
+
+    def _attempt(self, on_event: EventCallback | None) -> Callable[[Send], Message]:
+        def attempt(send: Send) -> Message:
+            if not send.body.get("stream"):
+                return self._post(send.body, send.retries)
+            response = self._open(send.body, send.retries)
+            try:
+                return consume(response, on_event)
+            finally:
+                response.close()
+
+        return attempt
+
+    def _post(self, body: dict[str, Any], retries: int) -> Message:
+        headers = self.config.headers(retry_count=retries)
+        try:
+            response = self._http.post(
+                MESSAGES_PATH, content=encode(body), headers=headers
+            )
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc) from exc
+        received = lower_headers(response.headers)
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, received, response.content)
+        return message_from_body(response.content, received)
+
+    def _open(self, body: dict[str, Any], retries: int) -> httpx2.Response:
+        headers = self.config.headers(retry_count=retries, stream=True)
+        request = self._http.build_request(
+            "POST", MESSAGES_PATH, content=encode(body), headers=headers
+        )
+        try:
+            response = self._http.send(request, stream=True)
+            if response.status_code < 400:
+                return response
+            try:
+                content = response.read()
+            finally:
+                response.close()
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc) from exc
+        received = lower_headers(response.headers)
+        raise error_from_response(response.status_code, received, content)
+
+
+# --------------------------------------------------------------------------- async
+
+
+class AsyncPTCClient(_Client):
+    """Asynchronous PTC client over httpx2 (arguments: see :class:`_Client`).
+
+    Runs under asyncio or trio (through anyio). Coroutine handlers run as tasks, plain
+    functions in worker threads.
+    """
+
+    def _setup_http(self, transport: Any, sleep: Any) -> None:
+        if transport is not None and not isinstance(
+            transport, httpx2.AsyncBaseTransport
+        ):
+            raise TypeError("AsyncPTCClient needs an async httpx2 transport")
+        inner = transport if transport is not None else httpx2.AsyncHTTPTransport()
+        self._sleep: Callable[[float], Awaitable[None]] = sleep or anyio.sleep
+        self._http = httpx2.AsyncClient(
+            base_url=self.config.base_url,
+            transport=self.observer.async_transport(inner) if self.observer else inner,
+            timeout=self._timeout,
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPTCClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def complete(
+        self,
+        messages: MessagesInput,
+        *,
+        tools: ToolsInput = None,
+        container_id: str | None = None,
+        stream: bool = False,
+        on_event: EventCallback | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> Message:
+        """Send one Messages request (retried); see :meth:`PTCClient.complete`."""
+        body = self._body(
+            messages, tools, container_id, stream, model, max_tokens, params
+        )
+        result: Message = await self._perform(
+            retrying(body, self.retry, self.rng), self._attempt(on_event)
+        )
+        return result
+
+    def stream(
+        self,
+        messages: MessagesInput,
+        *,
+        tools: ToolsInput = None,
+        container_id: str | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> AsyncMessageStream:
+        """A streamed request: ``async with client.stream(...) as s: async for e in s``."""
+        body = self._body(
+            messages, tools, container_id, True, model, max_tokens, params
+        )
+
+        async def open_stream() -> httpx2.Response:
+            response: httpx2.Response = await self._perform(
+                retrying(body, self.retry, self.rng),
+                lambda send: self._open(send.body, send.retries),
+            )
+            return response
+
+        return AsyncMessageStream(open_stream)
+
+    async def run(
+        self,
+        messages: MessagesInput,
+        tools: ToolRegistry | None = None,
+        *,
+        container_id: str | None = None,
+        stream: bool = False,
+        on_event: EventCallback | None = None,
+        max_rounds: int | None = None,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        **params: Any,
+    ) -> RunResult:
+        """Run the tool loop until the model finishes; see :meth:`PTCClient.run`."""
+        body = self._run_body(stream, model, max_tokens, params)
+        state, registry, loop = self._run_setup(
+            messages, tools, container_id, max_rounds, body
+        )
+        with self._run_span(state, registry, model) as settings:
+            result: RunResult = await self._perform(
+                loop, self._attempt(on_event), settings
+            )
+            return result
+
+    async def _perform(
+        self,
+        actions: Generator[Any, Any, Any],
+        attempt: Callable[[Send], Awaitable[Any]],
+        settings: ExecutionSettings | None = None,
+    ) -> Any:
+        """Carry out the actions of a loop generator; return what it returns."""
+        value: Any = None
+        while True:
+            try:
+                action = actions.send(value)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(action, Send):
+                try:
+                    value = await attempt(action)
+                except PTCError as exc:
+                    value = exc
+            elif isinstance(action, Sleep):
+                await self._sleep(action.seconds)
+                value = None
+            else:
+                assert settings is not None
+                value = await execute_async(action.calls, settings)
+
+    def _attempt(
+        self, on_event: EventCallback | None
+    ) -> Callable[[Send], Awaitable[Message]]:
+        async def attempt(send: Send) -> Message:
+            if not send.body.get("stream"):
+                return await self._post(send.body, send.retries)
+            response = await self._open(send.body, send.retries)
+            try:
+                return await aconsume(response, on_event)
+            finally:
+                await response.aclose()
+
+        return attempt
+
+    async def _post(self, body: dict[str, Any], retries: int) -> Message:
+        headers = self.config.headers(retry_count=retries)
+        try:
+            response = await self._http.post(
+                MESSAGES_PATH, content=encode(body), headers=headers
+            )
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc) from exc
+        received = lower_headers(response.headers)
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, received, response.content)
+        return message_from_body(response.content, received)
+
+    async def _open(self, body: dict[str, Any], retries: int) -> httpx2.Response:
+        headers = self.config.headers(retry_count=retries, stream=True)
+        request = self._http.build_request(
+            "POST", MESSAGES_PATH, content=encode(body), headers=headers
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+            if response.status_code < 400:
+                return response
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx2.HTTPError as exc:
+            raise transport_error(exc) from exc
+        received = lower_headers(response.headers)
+        raise error_from_response(response.status_code, received, content)
