@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import gzip as gzip_lib
 import json
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import anyio
 import anyio.from_thread
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -201,3 +205,191 @@ def mode(request: pytest.FixtureRequest) -> Iterator[Mode]:
         return
     with anyio.from_thread.start_blocking_portal("asyncio") as portal:
         yield Mode("async", portal)
+
+
+# --- scripted Messages API replies for httpx / httpx2 mock transports ---
+
+JSON_HEADERS = {
+    "content-type": "application/json",
+    "request-id": "req_011CZqA7Nd3Wk8Hs2Lq5TxVb",
+    "anthropic-ratelimit-requests-limit": "4000",
+    "anthropic-ratelimit-requests-remaining": "3999",
+    "anthropic-ratelimit-requests-reset": "2026-08-21T09:14:08Z",
+}
+SSE_HEADERS = {
+    "content-type": "text/event-stream; charset=utf-8",
+    "request-id": "req_011CZqA7Nd3Wk8Hs2Lq5TxVc",
+}
+
+
+def sse_chunks(data: bytes) -> list[bytes]:
+    """An SSE body cut after each event, as a server flushes it."""
+    parts = data.split(b"\n\n")
+    chunks = [part + b"\n\n" for part in parts[:-1] if part]
+    return chunks + ([parts[-1]] if parts[-1] else [])
+
+
+@functools.cache
+def _chunk_stream_class(lib: ModuleType) -> type:
+    class ChunkStream(lib.SyncByteStream, lib.AsyncByteStream):  # type: ignore[name-defined,misc]
+        """A response body that yields given chunks, optionally failing or hanging.
+
+        ``gaps`` records, before each chunk after the first, how many chunks the
+        client had not yet consumed (tests increment ``consumed``): all zeros means
+        the chunk was pulled only after the client had the previous one.
+        """
+
+        def __init__(
+            self,
+            chunks: list[bytes],
+            fail_after: int | None = None,
+            fail_with: BaseException | None = None,
+            hang_after: int | None = None,
+        ) -> None:
+            self.chunks = chunks
+            self.fail_after = fail_after
+            self.fail_with = fail_with
+            self.hang_after = hang_after
+            self.pulled = 0
+            self.consumed = 0
+            self.gaps: list[int] = []
+            self.closed = False
+
+        def _next(self, i: int) -> None:
+            if i == self.fail_after:
+                assert self.fail_with is not None
+                raise self.fail_with
+            if i:
+                self.gaps.append(i - self.consumed)
+            self.pulled = i + 1
+
+        def __iter__(self) -> Iterator[bytes]:
+            for i, chunk in enumerate(self.chunks):
+                self._next(i)
+                yield chunk
+            if self.fail_after == len(self.chunks):
+                self._next(len(self.chunks))
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for i, chunk in enumerate(self.chunks):
+                if i == self.hang_after:
+                    await anyio.sleep_forever()
+                self._next(i)
+                yield chunk
+            if self.fail_after == len(self.chunks):
+                self._next(len(self.chunks))
+
+        def close(self) -> None:
+            self.closed = True
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    return ChunkStream
+
+
+class Script:
+    """A mock-transport handler answering queued replies, for httpx or httpx2.
+
+    Every request is kept in ``requests`` and every body stream made in ``streams``.
+    """
+
+    def __init__(self, lib: ModuleType) -> None:
+        self.lib = lib
+        self.replies: deque[dict[str, Any]] = deque()
+        self.requests: list[Any] = []
+        self.streams: list[Any] = []
+        self.default: dict[str, Any] | None = None
+
+    def add(
+        self,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        chunks: list[bytes] | None = None,
+        *,
+        raise_at_send: BaseException | None = None,
+        fail_after: int | None = None,
+        fail_with: BaseException | None = None,
+        hang_after: int | None = None,
+        preread: bool = False,
+        repeat: bool = False,
+    ) -> Script:
+        """Queue one reply (``repeat``: answer it to every later request too)."""
+        reply = dict(
+            status=status,
+            headers=headers or {},
+            chunks=chunks or [],
+            raise_at_send=raise_at_send,
+            fail_after=fail_after,
+            fail_with=fail_with,
+            hang_after=hang_after,
+            preread=preread,
+        )
+        if repeat:
+            self.default = reply
+        else:
+            self.replies.append(reply)
+        return self
+
+    def fixture(
+        self,
+        name: str,
+        *,
+        status: int | None = None,
+        gzip: bool = False,
+        headers: dict[str, str] | None = None,
+        **options: Any,
+    ) -> Script:
+        """Queue a recorded body: JSON in two chunks, SSE one event per chunk."""
+        data = (DATA_DIR / name).read_bytes()
+        sse = name.endswith(".sse")
+        base = dict(SSE_HEADERS if sse else JSON_HEADERS)
+        if status is None:
+            status = {"06": 429, "07": 529}.get(name[:2], 200)
+        if gzip:
+            data = gzip_lib.compress(data)
+            base["content-encoding"] = "gzip"
+            chunks = [data[i : i + 64] for i in range(0, len(data), 64)]
+        elif sse:
+            chunks = sse_chunks(data)
+        else:
+            chunks = [data[: len(data) // 2], data[len(data) // 2 :]]
+        base.update(headers or {})
+        return self.add(status, base, chunks, **options)
+
+    def __call__(self, request: Any) -> Any:
+        self.requests.append(request)
+        if self.replies:
+            reply = self.replies.popleft()
+        elif self.default is not None:
+            reply = self.default
+        else:
+            raise AssertionError(f"no reply scripted for {request!r}")
+        if reply["raise_at_send"] is not None:
+            raise reply["raise_at_send"]
+        if reply["preread"]:
+            return self.lib.Response(
+                reply["status"],
+                headers=reply["headers"],
+                content=b"".join(reply["chunks"]),
+            )
+        stream = _chunk_stream_class(self.lib)(
+            list(reply["chunks"]),
+            fail_after=reply["fail_after"],
+            fail_with=reply["fail_with"],
+            hang_after=reply["hang_after"],
+        )
+        self.streams.append(stream)
+        return self.lib.Response(
+            reply["status"], headers=reply["headers"], stream=stream
+        )
+
+    def transport(self) -> Any:
+        """A ``MockTransport`` (sync and async) of the library answering with this script."""
+        return self.lib.MockTransport(self)
+
+
+@pytest.fixture
+def make_script() -> Callable[[ModuleType], Script]:
+    """Builds a :class:`Script` for an HTTP library module (httpx or httpx2)."""
+    return Script
