@@ -1,0 +1,413 @@
+"""The correlator: tool turnarounds, answers and container sightings across exchanges."""
+
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sinks.factory import (
+    PTC_TOOLS,
+    WALL_START,
+    ExchangeFactory,
+    result,
+)
+
+from ptc_observe.containers import Correlator, Limits
+from ptc_observe.events import (
+    ContainerEnded,
+    ContainerSighting,
+    Exchange,
+    Outcome,
+    RequestFacts,
+    Timings,
+)
+from ptc_observe.models import Message, ToolUseBlock, Usage
+
+C = "container_011CZq7TfRmB3vKx9NwPd2Lh"
+TURN1_CALL = "toolu_01Fk2YwHs9PqLm4Rt7VbZc3N"
+RESUME_CALL = "toolu_01Wn6DcJ3xRv8Hq2Lt5MpYk9"
+EXPIRES_1 = datetime(2026, 8, 21, 9, 18, 37, 318204, tzinfo=timezone.utc)
+EXPIRES_2 = datetime(2026, 8, 21, 9, 18, 41, 77952, tzinfo=timezone.utc)
+
+
+def sight(ex: Exchange) -> ContainerSighting:
+    """The exchange's container sighting (it must have one)."""
+    assert ex.container is not None
+    return ex.container
+
+
+@pytest.fixture
+def f() -> ExchangeFactory:
+    return ExchangeFactory()
+
+
+@pytest.fixture
+def ended() -> list[ContainerEnded]:
+    return []
+
+
+@pytest.fixture
+def c(f: ExchangeFactory, ended: list[ContainerEnded]) -> Correlator:
+    correlator = Correlator(Limits(), clock=f.clock)
+    correlator.add_listener(ended.append)
+    return correlator
+
+
+def ptc_run(f: ExchangeFactory, c: Correlator) -> list[Exchange]:
+    """02 -> resume -> 03 -> resume -> 04, with 2 s and 1 s of application tool time."""
+    ex1 = c.correlate(f.make("02_ptc_turn1_response.json", tools=PTC_TOOLS))
+    f.advance(2.0)
+    ex2 = c.correlate(
+        f.make(
+            "03_ptc_resume_response.json",
+            tools=PTC_TOOLS,
+            container_id=C,
+            tool_results=[result(TURN1_CALL, 48)],
+        )
+    )
+    f.advance(1.0)
+    ex3 = c.correlate(
+        f.make(
+            "04_ptc_final_response.json",
+            tools=PTC_TOOLS,
+            container_id=C,
+            tool_results=[result(RESUME_CALL, 52, is_error=True)],
+        )
+    )
+    return [ex1, ex2, ex3]
+
+
+class TestToolTurnarounds:
+    def test_ptc_run_matches_each_result_with_the_response_that_asked(self, f, c):
+        """Each resume carries a turnaround from the end of the asking response, and answers it."""
+        ex1, ex2, ex3 = ptc_run(f, c)
+        assert ex1.tool_turnarounds == () and ex1.answers == ()
+        (t2,) = ex2.tool_turnarounds
+        assert ex2.answers == (ex1.id,)
+        assert (t2.tool_use_id, t2.tool_name, t2.caller) == (
+            TURN1_CALL,
+            "query_sales",
+            "programmatic",
+        )
+        assert t2.caller_type == "code_execution_20260120"
+        assert t2.caller_tool_id == "srvtoolu_01HqJ7mVtX2cR9bW4nYk5eLs"
+        assert t2.seconds == pytest.approx(2.0)
+        assert (t2.result_bytes, t2.is_error, t2.asked_by) == (48, False, ex1.id)
+        (t3,) = ex3.tool_turnarounds
+        assert ex3.answers == (ex2.id,)
+        assert (t3.tool_use_id, t3.result_bytes, t3.is_error) == (RESUME_CALL, 52, True)
+        assert t3.seconds == pytest.approx(1.0)
+        assert c.state_sizes()["pending_tool_calls"] == 2  # answered, kept for retries
+
+    def test_direct_call(self, f, c):
+        """A direct tool_use is matched with caller ``direct`` and no caller tool id."""
+        ex1 = c.correlate(f.make("01_direct_tool_use.json"))
+        f.advance(0.5)
+        ex2 = c.correlate(
+            f.make(
+                "09_stream_plain_text.sse",
+                tool_results=[result("toolu_01Tb5RzQm8KcVw3hN2xJp7Ly", 10)],
+            )
+        )
+        (t,) = ex2.tool_turnarounds
+        assert (t.caller, t.caller_type, t.caller_tool_id) == ("direct", "direct", None)
+        assert t.seconds == pytest.approx(0.5)
+        assert ex2.answers == (ex1.id,)
+
+    def test_parallel_calls_in_one_response(self, f, c):
+        """Three programmatic calls answered together: three turnarounds, one asking exchange."""
+        ex1 = c.correlate(f.make("05_ptc_multiple_calls_response.json"))
+        f.advance(3.0)
+        ids = [
+            "toolu_01Cr3Hx6Lk9Vb2Ft5Qm8NwZs",
+            "toolu_01Ee4Vq8Bn2Xk6Rw9Lt3HcPa",
+            "toolu_01Gm7Ts1Jd5Yq3Np8Wz6KbRe",
+        ]
+        ex2 = c.correlate(
+            f.make(
+                "04_ptc_final_response.json",
+                container_id="container_011CZq8AqT5nVm2Wc9Lx4RhB",
+                tool_results=[result(i, n) for n, i in enumerate(ids, 1)],
+            )
+        )
+        assert [t.tool_use_id for t in ex2.tool_turnarounds] == ids
+        assert [t.result_bytes for t in ex2.tool_turnarounds] == [1, 2, 3]
+        assert {t.caller for t in ex2.tool_turnarounds} == {"programmatic"}
+        assert ex2.answers == (ex1.id,)
+
+    def test_retry_links_again_but_counts_the_tool_once(self, f, c):
+        """An SDK retry resends the same results: it answers the same exchange, no second turnaround."""
+        ex1 = c.correlate(f.make("02_ptc_turn1_response.json"))
+        f.advance(2.0)
+        first = c.correlate(
+            f.make(
+                "07_error_529_overloaded.json",
+                container_id=C,
+                tool_results=[result(TURN1_CALL)],
+            )
+        )
+        f.advance(0.5)
+        retry = c.correlate(
+            f.make(
+                "03_ptc_resume_response.json",
+                container_id=C,
+                tool_results=[result(TURN1_CALL)],
+                retry_count=1,
+            )
+        )
+        assert len(first.tool_turnarounds) == 1
+        assert first.tool_turnarounds[0].seconds == pytest.approx(2.0)
+        assert retry.tool_turnarounds == ()
+        assert first.answers == retry.answers == (ex1.id,)
+
+    def test_unknown_result_is_ignored(self, f, c):
+        """A result for a call this correlator never saw yields nothing."""
+        ex = c.correlate(
+            f.make("09_stream_plain_text.sse", tool_results=[result("toolu_unknown")])
+        )
+        assert ex.tool_turnarounds == () and ex.answers == ()
+
+    def test_exchange_without_anything_to_correlate_is_returned_as_is(self, f, c):
+        """No results, no calls, no container: the very same object comes back."""
+        ex = f.make("09_stream_plain_text.sse")
+        assert c.correlate(ex) is ex
+
+    def test_pending_calls_expire_after_ttl(self, f):
+        """An unanswered call is forgotten after ``pending_ttl_seconds``."""
+        c = Correlator(Limits(pending_ttl_seconds=60), clock=f.clock)
+        c.correlate(f.make("01_direct_tool_use.json"))
+        f.advance(59)
+        c.sweep()
+        assert c.state_sizes()["pending_tool_calls"] == 1
+        f.advance(2)
+        c.sweep()
+        assert c.state_sizes()["pending_tool_calls"] == 0
+        late = c.correlate(
+            f.make(
+                "09_stream_plain_text.sse",
+                tool_results=[result("toolu_01Tb5RzQm8KcVw3hN2xJp7Ly")],
+            )
+        )
+        assert late.tool_turnarounds == ()
+
+    def test_pending_calls_are_capped(self, f):
+        """Past ``max_pending_tool_calls`` the oldest calls are dropped."""
+        c = Correlator(Limits(max_pending_tool_calls=2), clock=f.clock)
+        c.correlate(f.make("05_ptc_multiple_calls_response.json"))
+        assert c.state_sizes()["pending_tool_calls"] == 2
+        ex = c.correlate(
+            f.make(
+                "04_ptc_final_response.json",
+                tool_results=[result("toolu_01Ee4Vq8Bn2Xk6Rw9Lt3HcPa")],
+            )
+        )
+        assert ex.tool_turnarounds == ()  # the first of the three was dropped
+
+
+class TestContainers:
+    def test_created_then_reused_with_time_remaining(self, f, c):
+        """First sighting is a creation; each resume is a reuse with the time left before expiry."""
+        ex1, ex2, ex3 = ptc_run(f, c)
+        s1, s2, s3 = sight(ex1), sight(ex2), sight(ex3)
+        assert (s1.id, s1.created, s1.reused, s1.expired, s1.expires_at) == (
+            C,
+            True,
+            False,
+            False,
+            EXPIRES_1,
+        )
+        assert s1.remaining_seconds is None
+        assert (s2.created, s2.reused, s2.expired, s2.expires_at) == (
+            False,
+            True,
+            False,
+            EXPIRES_2,
+        )
+        sent2 = WALL_START + 3.5  # 1.5 s turn 1 + 2 s tool time
+        assert s2.remaining_seconds == pytest.approx(EXPIRES_1.timestamp() - sent2)
+        # The final answer has no container key: the request's id is the sighting.
+        assert (s3.id, s3.reused, s3.expires_at) == (C, True, EXPIRES_2)
+        assert s3.remaining_seconds == pytest.approx(
+            EXPIRES_2.timestamp() - (sent2 + 2.5)
+        )
+        assert c.active_containers() == 1
+
+    def test_request_after_expiry_counts_as_expired(self, f, c, ended):
+        """A request naming a container after its expires_at: expired, and the container ends."""
+        c.correlate(f.make("02_ptc_turn1_response.json"))
+        f.advance(30)
+        c.correlate(
+            f.make(
+                "03_ptc_resume_response.json",
+                container_id=C,
+                tool_results=[result(TURN1_CALL)],
+            )
+        )
+        f.advance(400)
+        ex = c.correlate(f.make("06_error_429_rate_limit.json", container_id=C))
+        assert sight(ex).expired and not sight(ex).created and not sight(ex).reused
+        # Sent 09:21:13, after 09:18:41: the sweep at this exchange already ended it.
+        assert [(e.id, e.reason) for e in ended] == [(C, "expired")]
+        assert ended[0].lifetime_seconds == pytest.approx(31.5)
+        assert c.active_containers() == 0
+
+    def test_error_answering_a_container_request_is_expired(self, f, c, ended):
+        """A 404 to a request naming a live container: expired; the container ends then."""
+        c.correlate(f.make("02_ptc_turn1_response.json"))
+        f.advance(2)
+        c.correlate(f.make("03_ptc_resume_response.json", container_id=C))
+        f.advance(5)
+        ex = c.correlate(
+            f.make(status=404, error_type="not_found_error", container_id=C)
+        )
+        assert sight(ex).expired and sight(ex).expires_at == EXPIRES_2
+        assert not sight(ex).reused
+        # Lifetime: first sighting (end of turn 1) to the last one that worked (end of the resume).
+        assert [(e.id, e.reason) for e in ended] == [(C, "expired")]
+        assert ended[0].lifetime_seconds == pytest.approx(3.5)
+
+    def test_overload_is_not_an_expiry(self, f, c):
+        """A 529 on a request naming a live container is a reuse, not an expiry."""
+        c.correlate(f.make("02_ptc_turn1_response.json"))
+        ex = c.correlate(f.make("07_error_529_overloaded.json", container_id=C))
+        assert (sight(ex).reused, sight(ex).expired) == (True, False)
+
+    def test_sweep_expires_by_clock(self, f, c, ended):
+        """Once the wall clock passes expires_at the container leaves the active count."""
+        c.correlate(f.make("02_ptc_turn1_response.json"))
+        assert c.active_containers() == 1
+        f.advance(270)  # 09:18:31.5 < 09:18:37.3
+        assert c.active_containers() == 1
+        f.advance(10)
+        assert c.active_containers() == 0
+        assert [(e.id, e.reason, e.lifetime_seconds) for e in ended] == [
+            (C, "expired", 0.0)
+        ]
+
+    def test_restored_container_is_reused_not_created(self, f, c, ended):
+        """A container named again after it ended (restored from its checkpoint): reuse + expiry, new lifetime."""
+        c.correlate(f.make("02_ptc_turn1_response.json"))
+        f.advance(600)
+        c.sweep()
+        ex = c.correlate(f.make("03_ptc_resume_response.json", container_id=C))
+        s = sight(ex)
+        assert (s.created, s.reused, s.expired) == (False, True, True)
+        assert c.active_containers() == 0  # its new expires_at (09:18:41) is past too
+        assert [e.reason for e in ended] == ["expired", "expired"]
+
+    def test_eviction_beyond_max_containers(self, f, ended):
+        """Past ``max_containers`` the least recently seen container is evicted (and ends)."""
+        c = Correlator(Limits(max_containers=2), clock=f.clock)
+        c.add_listener(ended.append)
+        for i in range(3):
+            c.correlate(
+                f.make("09_stream_plain_text.sse", container_id=f"container_{i}")
+            )
+        assert c.state_sizes()["containers"] == 2
+        assert [(e.id, e.reason) for e in ended] == [("container_0", "evicted")]
+
+    def test_container_without_known_expiry_ends_after_ttl(self, f, ended):
+        """An id only ever seen in requests ends ``container_ttl_seconds`` after its last sighting."""
+        c = Correlator(Limits(container_ttl_seconds=100), clock=f.clock)
+        c.add_listener(ended.append)
+        ex = c.correlate(f.make("09_stream_plain_text.sse", container_id="container_x"))
+        assert sight(ex).created and sight(ex).expires_at is None
+        f.advance(99)
+        assert c.active_containers() == 1
+        f.advance(2)
+        assert c.active_containers() == 0
+        assert ended[0].lifetime_seconds == pytest.approx(1.5)
+
+
+class TestListeners:
+    def test_failing_listener_does_not_starve_the_others(self, f):
+        """Every listener hears the event; the first failure is re-raised after."""
+        c = Correlator(Limits(max_containers=1), clock=f.clock)
+        heard: list[str] = []
+
+        def broken(event: ContainerEnded) -> None:
+            raise RuntimeError("boom")
+
+        c.add_listener(broken)
+        c.add_listener(lambda e: heard.append(e.id))
+        c.correlate(f.make("09_stream_plain_text.sse", container_id="a"))
+        with pytest.raises(RuntimeError, match="boom"):
+            c.correlate(f.make("09_stream_plain_text.sse", container_id="b"))
+        assert heard == ["a"]
+
+
+def test_concurrent_correlation_is_consistent(f):
+    """Threads correlating at once lose no tool call and no container."""
+    c = Correlator(Limits(), clock=f.clock)
+    barrier = threading.Barrier(8)
+    out: list[Exchange] = []
+
+    def work(n: int) -> None:
+        barrier.wait()
+        for i in range(200):
+            ex = f.make("09_stream_plain_text.sse", container_id=f"c{n}-{i}")
+            out.append(c.correlate(ex))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(out) == 1600 and all(sight(ex).created for ex in out)
+    assert c.state_sizes()["containers"] == 1600
+
+
+@pytest.mark.slow
+def test_state_stays_bounded_under_a_million_distinct_ids():
+    """1,000,000 distinct ids (500,000 exchanges, each naming a new container and asking for
+    a new tool call): the state stays at its caps and every container beyond them is evicted."""
+    limits = Limits(max_containers=1_000, max_pending_tool_calls=5_000)
+    clock = [WALL_START]
+    c = Correlator(limits, clock=lambda: clock[0])
+    evicted = [0]
+    c.add_listener(lambda e: evicted.__setitem__(0, evicted[0] + 1))
+    # Fast path: one exchange whose ids are rewritten in place through the slot descriptors
+    # (building 500,000 frozen records would cost more than correlating them).
+    block = ToolUseBlock.model_construct(id="", name="q", input={}, caller=None)
+    message = Message.model_construct(
+        content=[block], stop_reason="tool_use", usage=Usage()
+    )
+    request = RequestFacts("POST", "/v1/messages", "api.anthropic.com", 443)
+    timings = Timings(sent=0.0, finished=0.5, sent_unix_ns=int(WALL_START * 1e9))
+    ex = Exchange(
+        id=0,
+        request=request,
+        timings=timings,
+        outcome=Outcome.OK,
+        streamed=False,
+        complete=True,
+        message=message,
+    )
+    set_container = getattr(RequestFacts, "container_id").__set__  # noqa: B009 - slot descriptor
+    set_sent_ns = getattr(Timings, "sent_unix_ns").__set__  # noqa: B009 - slot descriptor
+    block_fields = block.__dict__
+    peak = dict.fromkeys(c.state_sizes(), 0)
+    start = time.perf_counter()
+    for i in range(500_000):
+        block_fields["id"] = f"toolu_{i}"
+        set_container(request, f"container_{i}")
+        set_sent_ns(timings, int(clock[0] * 1e9))
+        c.correlate(ex)
+        clock[0] += 0.002
+        if i % 25_000 == 0:
+            for k, v in c.state_sizes().items():
+                peak[k] = max(peak[k], v)
+    elapsed = time.perf_counter() - start
+    sizes = c.state_sizes()
+    assert sizes == {
+        "containers": 1_000,
+        "ended_containers": 1_000,
+        "pending_tool_calls": 5_000,
+    }
+    assert peak == sizes
+    assert evicted[0] == 499_000  # every container but the last 1,000 left by eviction
+    print(f"500,000 correlations (1,000,000 distinct ids) in {elapsed:.1f} s")
