@@ -117,12 +117,16 @@ def is_container_error(error: BaseException, container_id: str | None) -> bool:
 
     The API does not name this error (wire reference §5.2): an expired container
     answers 400 ``invalid_request_error`` and an unknown one 404, each with a message
-    about the container. Only requests that carried a container id qualify.
+    about the container; restoring an old container has also been seen to fail with an
+    untyped 500 ``api_error``. Only requests that carried a container id qualify, and
+    :func:`drive` asks only once the retries are used up, so a 500 here is persistent.
     """
     if container_id is None or not isinstance(error, APIStatusError):
         return False
     if error.in_stream:
         return False
+    if error.status_code == 500 and error.type == "api_error":
+        return True
     return (
         error.status_code == 400 or isinstance(error, NotFoundError)
     ) and "container" in error.message.lower()
