@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import gzip as gzip_lib
+import http.server
 import json
+import threading
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -393,3 +395,48 @@ class Script:
 def make_script() -> Callable[[ModuleType], Script]:
     """Builds a :class:`Script` for an HTTP library module (httpx or httpx2)."""
     return Script
+
+
+# --- a real HTTP server over loopback ---
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 10  # a stuck client cannot hold a server thread forever
+
+    def do_POST(self) -> None:
+        server: Any = self.server
+        length = int(self.headers.get("content-length") or 0)
+        server.requests.append((self.path, dict(self.headers), self.rfile.read(length)))
+        status, headers, chunks = server.replies.pop(0)
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for chunk in chunks:  # one flushed HTTP chunk per body chunk
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[Any]:
+    """A threaded HTTP/1.1 server on 127.0.0.1 answering queued (status, headers, chunks)."""
+    httpd: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.replies = []
+    httpd.requests = []
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}
+    )
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(10)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import gc
 import gzip
-import http.server
 import json
-import threading
 import traceback
 import tracemalloc
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -630,51 +627,6 @@ class TestConstruction:
         assert calls == ["enter", "exit", "close"]
 
 
-# --- real HTTP over loopback ---
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10  # a stuck client cannot hold a server thread forever
-
-    def do_POST(self) -> None:
-        server: Any = self.server
-        length = int(self.headers.get("content-length") or 0)
-        server.requests.append((self.path, dict(self.headers), self.rfile.read(length)))
-        status, headers, chunks = server.replies.pop(0)
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        for chunk in chunks:  # one flushed HTTP chunk per body chunk
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[Any]:
-    """A threaded HTTP/1.1 server on 127.0.0.1 answering queued (status, headers, chunks)."""
-    httpd: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.replies = []
-    httpd.requests = []
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}
-    )
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(10)
-
-
 class TestLoopback:
     @pytest.mark.parametrize("lib", LIBS)
     @pytest.mark.parametrize(
@@ -685,7 +637,7 @@ class TestLoopback:
         mode: Any,
         lib: ModuleType,
         name: str,
-        server: Any,
+        http_server: Any,
         observer: Observer,
         sink: MemorySink,
         fixtures: Any,
@@ -702,11 +654,11 @@ class TestLoopback:
         chunks = [packed[i : i + 97] for i in range(0, len(packed), 97)]
         raw_results = []
         for observed in (False, True):
-            server.replies.append((200, headers, chunks))
+            http_server.replies.append((200, headers, chunks))
             inner = (lib.AsyncHTTPTransport if mode.is_async else lib.HTTPTransport)()
             transport = mode.observing(observer, inner) if observed else inner
             client = mode.http_client(lib, transport=transport)
-            response, raw = post(mode, client, url=server.url + "/v1/messages")
+            response, raw = post(mode, client, url=http_server.url + "/v1/messages")
             mode.close(client)
             raw_results.append(
                 (
