@@ -281,6 +281,8 @@ class Sleep:
     """Wait ``seconds`` before the next attempt; answer with ``None``."""
 
     seconds: float
+    error: PTCError
+    """What the failed attempt raised."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,7 @@ def retrying(
         retries += 1
         if summary is not None:
             summary.retries += 1
-        yield Sleep(delay)
+        yield Sleep(delay, outcome)
 
 
 def drive(

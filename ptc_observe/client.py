@@ -89,9 +89,6 @@ RUN_SPAN_NAME = "ptc.run"
 RUN_ROUNDS = "ptc.run.rounds"
 RUN_RETRIES = "ptc.run.retries"
 RUN_CONTAINER_RESTARTS = "ptc.run.container_restarts"
-EXACT_TOOL_SPANS_KEY = "ptc_observe.exact_tool_spans"
-"""OpenTelemetry context key set during ``run()``: the client records exact
-``execute_tool`` spans, so inferred ones for the same calls would be duplicates."""
 
 _default_observer: Observer | None = None
 _default_lock = threading.Lock()
@@ -145,6 +142,8 @@ class _Client:
         rng: Source of retry jitter.
         sleep: Waits between retries (sync: ``time.sleep``; async: ``anyio.sleep``);
             inject a recorder in tests.
+        on_retry: Called with the error and the delay before each retry (e.g. to
+            log it, or to mark that a stream starts over).
     """
 
     def __init__(
@@ -173,6 +172,7 @@ class _Client:
         default_headers: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] | None = None,
+        on_retry: Callable[[PTCError, float], None] | None = None,
     ) -> None:
         if tools is not None and not isinstance(tools, ToolRegistry):
             raise TypeError("tools= takes a ToolRegistry")
@@ -201,6 +201,7 @@ class _Client:
         self.max_tool_concurrency = max_tool_concurrency
         self.format_tool_error = format_tool_error or default_error_text
         self.rng = rng if rng is not None else random.Random()
+        self.on_retry = on_retry
         self.observer: Observer | None = None
         self._tracer: trace.Tracer = trace.NoOpTracer()
         if observe:
@@ -317,7 +318,7 @@ class _Client:
         # The run context says "tool spans are exact here" so the observer (which sees
         # the exchanges under it) can skip the execute_tool spans it would infer.
         token = otel_context.attach(
-            otel_context.set_value(EXACT_TOOL_SPANS_KEY, True, settings.parent)
+            otel_context.set_value(sc.CONTEXT_EXACT_TOOL_SPANS, True, settings.parent)
         )
         try:
             yield settings
@@ -507,6 +508,8 @@ class PTCClient(_Client):
                 except PTCError as exc:
                     value = exc
             elif isinstance(action, Sleep):
+                if self.on_retry is not None:
+                    self.on_retry(action.error, action.seconds)
                 self._sleep(action.seconds)
                 value = None
             else:
@@ -678,6 +681,8 @@ class AsyncPTCClient(_Client):
                 except PTCError as exc:
                     value = exc
             elif isinstance(action, Sleep):
+                if self.on_retry is not None:
+                    self.on_retry(action.error, action.seconds)
                 await self._sleep(action.seconds)
                 value = None
             else:

@@ -360,6 +360,22 @@ class TestRetries:
         assert isinstance(exc, APIStatusError) and exc.status_code == 500
         assert len(harness.requests) == 5 and len(harness.sleeps) == 4
 
+    def test_on_retry_sees_each_retry(self, harness: Harness) -> None:
+        """on_retry is called with the error and the delay before every retry."""
+        seen: list[tuple[str, float]] = []
+        client = harness.client(
+            [
+                error(429, "rate_limit_error", "slow", headers={"retry-after": "3"}),
+                error(529, "overloaded_error", "Overloaded"),
+                ok("01"),
+            ],
+            on_retry=lambda exc, delay: seen.append((type(exc).__name__, delay)),
+        )
+        harness.call(client.complete, "hi")
+        assert [name for name, _ in seen] == ["RateLimitError", "OverloadedError"]
+        assert [delay for _, delay in seen] == harness.sleeps
+        assert seen[0][1] == 3.0
+
     def test_too_long_retry_after_is_not_waited(self, harness: Harness) -> None:
         """retry-after beyond max_retry_after: raised at once with retry_after for the caller."""
         client = harness.client(

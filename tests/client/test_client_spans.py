@@ -19,7 +19,9 @@ def by_name(spans: tuple[ReadableSpan, ...], prefix: str) -> list[ReadableSpan]:
 
 
 def exact_tool_spans(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:
-    """The client's execute_tool spans (the observer may add inferred ones)."""
+    """The client's execute_tool spans; the observer adds no inferred ones under a run."""
+    tools = by_name(spans, "execute_tool")
+    assert not [s for s in tools if (s.attributes or {}).get("ptc.tool.inferred")]
     return [
         s
         for s in by_name(spans, "execute_tool")
