@@ -160,7 +160,8 @@ class Observer:
                 OTelSink(
                     tracer_provider,
                     meter_provider,
-                    capture_content=self._capture_content,
+                    # The raw switch: the sink reads the variable itself (span vs event).
+                    capture_content=capture_content,
                     redact=redact,
                 )
             )
