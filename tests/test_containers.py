@@ -1,6 +1,6 @@
 """The correlator: tool turnarounds, answers and container sightings across exchanges."""
 
-# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 
 from __future__ import annotations
 

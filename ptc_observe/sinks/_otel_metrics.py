@@ -1,0 +1,220 @@
+"""OpenTelemetry metrics with the standard GenAI names (gen1; gen2 as well on opt-in).
+
+For applications that export OTLP instead of being scraped. Bucket boundaries are given
+as ``explicit_bucket_boundaries_advisory`` (the conventions' D and T sets), so no View is
+needed. Attribute dicts are built once per label combination and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from .._version import __version__
+from ..events import Exchange, Outcome
+from . import _semconv as sc
+from ._labels import BoundedValues
+
+__all__ = ["GenAIMetrics"]
+
+_FAILED = (Outcome.ERROR, Outcome.INCOMPLETE)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_INPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT)
+_OUTPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT)
+_MODALITY = (sc.GEN_AI_TOKEN_MODALITY, sc.TOKEN_MODALITY_UNKNOWN)
+
+
+class GenAIMetrics:
+    """The GenAI client instruments of one meter provider.
+
+    Args:
+        meter_provider: the provider (the global one when ``None``).
+        latest: also record the gen2 instruments.
+        max_label_values: distinct models per attribute before ``_other``.
+    """
+
+    def __init__(
+        self, meter_provider: Any, *, latest: bool, max_label_values: int
+    ) -> None:
+        meter = metrics.get_meter(
+            sc.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider
+        )
+        D, T = list(sc.DURATION_BUCKETS), list(sc.TOKEN_BUCKETS)
+        self.duration = meter.create_histogram(
+            sc.M_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=D,
+        )  # fmt: skip
+        self.token_usage = meter.create_histogram(
+            sc.M_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=T,
+        )  # fmt: skip
+        self.ttfc = meter.create_histogram(
+            sc.M_TIME_TO_FIRST_CHUNK, unit="s",
+            description="Time to receive the first chunk of a streamed response.",
+            explicit_bucket_boundaries_advisory=D,
+        )  # fmt: skip
+        self.latest = latest
+        if latest:
+            self.duration2 = meter.create_histogram(
+                sc.M2_INFERENCE_DURATION, unit="s", description="GenAI inference duration.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+            self.ttfc2 = meter.create_histogram(
+                sc.M2_TIME_TO_FIRST_CHUNK, unit="s", description="Time to first chunk.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+            self.usage2 = tuple(
+                meter.create_counter(
+                    name, unit="{token}", description=f"{what} tokens used."
+                )
+                for name, what in (
+                    (sc.M2_USAGE_INPUT, "Input (including cached)"),
+                    (sc.M2_USAGE_OUTPUT, "Output"),
+                    (sc.M2_USAGE_CACHE_READ, "Cache read input"),
+                    (sc.M2_USAGE_CACHE_WRITE, "Cache write input"),
+                )
+            )
+            self.operation2 = tuple(
+                meter.create_histogram(
+                    name,
+                    unit="{token}",
+                    description=f"{what} tokens per operation.",
+                    explicit_bucket_boundaries_advisory=T,
+                )  # fmt: skip
+                for name, what in (
+                    (sc.M2_OPERATION_INPUT, "Input"),
+                    (sc.M2_OPERATION_OUTPUT, "Output"),
+                )
+            )
+            self.execute_tool2 = meter.create_histogram(
+                sc.M2_EXECUTE_TOOL_DURATION, unit="s",
+                description="Tool execution duration (inferred; includes application time).",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+        self.models = BoundedValues(max_label_values)
+        self.tools = BoundedValues(max_label_values)
+        self.errors = BoundedValues(max_label_values)
+        self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _attributes(
+        self,
+        ex: Exchange,
+        response_model: str | None,
+        error: str | None,
+        extra: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        req = ex.request
+        key = (
+            ex.model,
+            response_model,
+            req.server_address,
+            req.server_port,
+            error,
+            extra,
+        )
+        attrs = self._attrs.get(key)
+        if attrs is not None:
+            return attrs
+        model = self.models(ex.model)
+        resp = self.models(response_model)
+        err = self.errors(error) if error else ""
+        attrs = {
+            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
+        }
+        if model:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        if resp:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = resp
+        if req.server_address:
+            attrs[sc.SERVER_ADDRESS] = req.server_address
+        if req.server_port is not None and req.server_port != 443:
+            attrs[sc.SERVER_PORT] = req.server_port
+        if err:
+            attrs[sc.ERROR_TYPE] = err
+        if extra is not None:
+            attrs[extra[0]] = extra[1]
+        # Cache only combinations of admitted values, so the cache stays bounded.
+        if (
+            model == (ex.model or "")
+            and resp == (response_model or "")
+            and err == (error or "")
+        ):
+            self._attrs[key] = attrs
+        return attrs
+
+    def record(self, ex: Exchange) -> None:
+        """Record the metrics of one exchange."""
+        ctx = _context(ex)
+        message = ex.message
+        response_model = message.model if message is not None else None
+        failed = ex.outcome in _FAILED
+        error = (
+            ex.error_type
+            or (sc.ERROR_TYPE_INCOMPLETE if ex.outcome is Outcome.INCOMPLETE else sc.ERROR_TYPE_OTHER)
+            if failed
+            else None
+        )  # fmt: skip
+        timings = ex.timings
+        duration = timings.finished - timings.sent
+        attrs = self._attributes(ex, response_model, error)
+        self.duration.record(duration, attrs, context=ctx)
+        latest = self.latest
+        if latest:
+            self.duration2.record(duration, attrs, context=ctx)
+        if ex.streamed and timings.first_token is not None:
+            plain = self._attributes(ex, response_model, None)
+            self.ttfc.record(timings.first_token - timings.sent, plain, context=ctx)
+            if latest:
+                self.ttfc2.record(
+                    timings.first_token - timings.sent, plain, context=ctx
+                )
+        usage = message.usage if message is not None else None
+        uncached = usage.input_tokens if usage is not None else None
+        output = usage.output_tokens if usage is not None else None
+        cache_read = (usage.cache_read_input_tokens or 0) if usage is not None else 0
+        cache_write = (
+            (usage.cache_creation_input_tokens or 0) if usage is not None else 0
+        )
+        total_input = (uncached or 0) + cache_read + cache_write
+        if uncached is not None:
+            attrs_in = self._attributes(ex, response_model, None, _INPUT)
+            self.token_usage.record(total_input, attrs_in, context=ctx)
+        if output is not None:
+            attrs_out = self._attributes(ex, response_model, None, _OUTPUT)
+            self.token_usage.record(output, attrs_out, context=ctx)
+        if latest:
+            # gen2 counters: every operation, failures included, 0 without usage.
+            modality = self._attributes(ex, response_model, None, _MODALITY)
+            for counter, value in zip(
+                self.usage2,
+                (total_input, output or 0, cache_read, cache_write),
+                strict=True,
+            ):
+                counter.add(value, modality, context=ctx)
+            if uncached is not None:
+                self.operation2[0].record(total_input, attrs, context=ctx)
+            if output is not None:
+                self.operation2[1].record(output, attrs, context=ctx)
+            for t in ex.tool_turnarounds:
+                tool_attrs = {
+                    sc.GEN_AI_OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
+                    sc.GEN_AI_TOOL_NAME: self.tools(t.tool_name),
+                }
+                if t.is_error:
+                    tool_attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
+                self.execute_tool2.record(t.seconds, tool_attrs, context=ctx)
+
+
+def _context(ex: Exchange) -> Context | None:
+    """A context holding the exchange's span, so exemplars link to its trace."""
+    if ex.trace_id is not None and ex.span_id is not None:
+        span = NonRecordingSpan(
+            SpanContext(ex.trace_id, ex.span_id, is_remote=False, trace_flags=_SAMPLED)
+        )
+        return trace.set_span_in_context(span)
+    ctx: Context | None = ex.parent_context
+    return ctx

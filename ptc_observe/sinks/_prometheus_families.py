@@ -1,0 +1,400 @@
+"""The Prometheus metric families of the sink, and caches of their bound children.
+
+Kept apart from :mod:`ptc_observe.sinks.prometheus` so the hot path there stays short.
+Every cache is keyed by *bounded* label values only, so it cannot grow past the label
+bounds whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ..events import Outcome
+from . import _semconv as sc
+from ._labels import BoundedValues
+
+__all__ = ["Bundle", "ErrorChildren", "Families", "Gen2Bundle", "Lazy", "ToolChildren"]
+
+_GENAI = (sc.L_OPERATION, sc.L_PROVIDER, sc.L_REQUEST_MODEL, sc.L_RESPONSE_MODEL)
+_CHAT = (sc.OPERATION_CHAT, sc.PROVIDER_ANTHROPIC)
+_STREAM = {True: "true", False: "false"}
+
+
+class Lazy:
+    """A histogram child bound on its first observation.
+
+    Pre-binding counters is good (a 0 that rate() can start from); a histogram that is
+    never observed would only add empty series, so those bind lazily.
+    """
+
+    __slots__ = ("_child", "_family", "_labels")
+
+    def __init__(self, family: Histogram, labels: tuple[str, ...]) -> None:
+        self._family = family
+        self._labels = labels
+        self._child: Any = None
+
+    def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
+        """Observe ``amount`` (with an exemplar when given)."""
+        child = self._child
+        if child is None:
+            child = self._child = self._family.labels(*self._labels)
+        child.observe(amount, exemplar)
+
+
+class Gen2Bundle:
+    """gen2 children of one (model, response model) pair, success case."""
+
+    __slots__ = ("operation", "usage")
+
+    def __init__(self, f: Families, genai: tuple[str, ...]) -> None:
+        g = f.gen2
+        assert g is not None
+        modality = sc.TOKEN_MODALITY_UNKNOWN
+        self.usage = tuple(c.labels(*genai, modality) for c in g["usage"])
+        self.operation = tuple(Lazy(h, (*genai, "")) for h in g["operation"])
+
+
+class Bundle:
+    """Every child one exchange of a (model, response model, stream) triple touches."""
+
+    __slots__ = (
+        "duration",
+        "duration2",
+        "exchanges",
+        "gen2",
+        "retries",
+        "token_input",
+        "token_output",
+        "tokens_cache_read",
+        "tokens_cache_write",
+        "tokens_input",
+        "tokens_output",
+    )
+
+    def __init__(
+        self, f: Families, model: str, response_model: str, stream: bool
+    ) -> None:
+        genai = (*_CHAT, model, response_model)
+        self.duration = Lazy(f.duration, (*genai, ""))
+        self.token_input = Lazy(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
+        self.token_output = Lazy(f.token_usage, (*genai, sc.TOKEN_TYPE_OUTPUT))
+        s = _STREAM[stream]
+        self.exchanges = {o: f.exchanges.labels(model, s, o.value) for o in Outcome}
+        self.tokens_input = f.tokens.labels(model, sc.TOKEN_TYPE_INPUT)
+        self.tokens_output = f.tokens.labels(model, sc.TOKEN_TYPE_OUTPUT)
+        self.tokens_cache_read = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_READ)
+        self.tokens_cache_write = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_WRITE)
+        self.retries = f.http_retries.labels(model)
+        g = f.gen2
+        self.duration2 = Lazy(g["duration"], (*genai, "")) if g else None
+        self.gen2 = Gen2Bundle(f, genai) if g else None
+
+
+class ErrorChildren:
+    """Children for a failed exchange of one (model, response model, error type)."""
+
+    __slots__ = ("duration", "duration2", "errors", "operation2")
+
+    def __init__(
+        self, f: Families, model: str, response_model: str, error: str
+    ) -> None:
+        genai = (*_CHAT, model, response_model)
+        self.errors = f.errors.labels(model, error)
+        self.duration = Lazy(f.duration, (*genai, error))
+        g = f.gen2
+        self.duration2 = Lazy(g["duration"], (*genai, error)) if g else None
+        self.operation2 = (
+            tuple(Lazy(h, (*genai, error)) for h in g["operation"]) if g else None
+        )
+
+
+class ToolChildren:
+    """Children for the turnaround of one (tool, caller)."""
+
+    __slots__ = ("execute_tool", "result_bytes", "turnaround")
+
+    def __init__(self, f: Families, tool: str, caller: str) -> None:
+        self.turnaround = f.tool_turnaround.labels(tool, caller)
+        self.result_bytes = f.tool_result_bytes.labels(caller)
+        g = f.gen2
+        if g:
+            h = g["execute_tool"]
+            op = sc.OPERATION_EXECUTE_TOOL
+            ok, failed = (
+                Lazy(h, (op, tool, "")),
+                Lazy(h, (op, tool, sc.ERROR_TYPE_TOOL)),
+            )
+            self.execute_tool: tuple[Any, Any] | None = (ok, failed)
+        else:
+            self.execute_tool = None
+
+
+class Families:
+    """The metric families registered in one registry, with child caches."""
+
+    def __init__(
+        self, registry: CollectorRegistry, max_label_values: int, multiprocess: bool
+    ) -> None:
+        self.registry = registry
+        self.models = BoundedValues(max_label_values)
+        self.tools = BoundedValues(max_label_values)
+        self.error_types = BoundedValues(max_label_values)
+        self.stages = BoundedValues(64)
+        self.resources = BoundedValues(64)
+        self.gen2: dict[str, Any] | None = None
+        self.active_collector: object | None = None
+        self._lock = threading.Lock()
+        r = registry
+        D, T = sc.DURATION_BUCKETS, sc.TOKEN_BUCKETS
+        # gen1 standard GenAI metrics.
+        self.duration = Histogram(
+            sc.P_OPERATION_DURATION,
+            "GenAI operation duration: request sent to response complete (whole stream).",
+            (*_GENAI, sc.L_ERROR_TYPE), registry=r, buckets=D,
+        )  # fmt: skip
+        self.token_usage = Histogram(
+            sc.P_TOKEN_USAGE,
+            "Tokens per operation; input includes cache reads and writes.",
+            (*_GENAI, sc.L_TOKEN_TYPE), registry=r, buckets=T,
+        )  # fmt: skip
+        self.ttfc = Histogram(
+            sc.P_TIME_TO_FIRST_CHUNK,
+            "Streamed operations: request sent to the first content event.",
+            (*_GENAI, sc.L_ERROR_TYPE), registry=r, buckets=D,
+        )  # fmt: skip
+        # Ours.
+        m, tool = sc.L_REQUEST_MODEL, sc.L_TOOL_NAME
+        self.exchanges = Counter(
+            sc.P_EXCHANGES, "Messages API exchanges (HTTP attempts) by outcome.",
+            (m, sc.L_STREAM, sc.L_OUTCOME), registry=r,
+        )  # fmt: skip
+        self.errors = Counter(
+            sc.P_ERRORS, "Failed exchanges (error or incomplete stream) by error type.",
+            (m, sc.L_ERROR_TYPE), registry=r,
+        )  # fmt: skip
+        self.tokens = Counter(
+            sc.P_TOKENS,
+            "Tokens by type: input (uncached), output, cache_read, cache_write. Sum these for totals and cost.",
+            (m, sc.L_TOKEN_TYPE), registry=r,
+        )  # fmt: skip
+        self.tool_calls = Counter(
+            sc.P_TOOL_CALLS, "Client tool calls the model asked for, by caller (direct or programmatic).",
+            (tool, sc.L_CALLER), registry=r,
+        )  # fmt: skip
+        self.server_tool_calls = Counter(
+            sc.P_SERVER_TOOL_CALLS, "Server tool calls (code_execution, web_search, ...).",
+            (tool,), registry=r,
+        )  # fmt: skip
+        executions = Counter(
+            sc.P_CODE_EXECUTIONS, "Code execution results by outcome (success, error).",
+            (sc.L_OUTCOME,), registry=r,
+        )  # fmt: skip
+        self.code_executions = {
+            True: executions.labels(sc.CODE_EXECUTION_SUCCESS),
+            False: executions.labels(sc.CODE_EXECUTION_ERROR),
+        }
+        self.tool_turnaround = Histogram(
+            sc.P_TOOL_TURNAROUND,
+            "End of the response that asked for a tool to the request carrying its result (application time included).",
+            (tool, sc.L_CALLER), registry=r, buckets=sc.TURNAROUND_BUCKETS,
+        )  # fmt: skip
+        self.tool_result_bytes = Counter(
+            sc.P_TOOL_RESULT_BYTES,
+            "UTF-8 bytes of tool results sent back; programmatic ones went to the container, not the context.",
+            (sc.L_CALLER,), registry=r,
+        )  # fmt: skip
+        self.containers_created = Counter(
+            sc.P_CONTAINERS_CREATED, "Code-execution containers seen for the first time.", registry=r
+        )  # fmt: skip
+        self.container_reuses = Counter(
+            sc.P_CONTAINER_REUSES, "Exchanges that used an already known container.", registry=r
+        )  # fmt: skip
+        self.containers_expired = Counter(
+            sc.P_CONTAINERS_EXPIRED,
+            "Requests that named a container after its expires_at, or failed naming one.",
+            registry=r,
+        )  # fmt: skip
+        self.container_lifetime = Histogram(
+            sc.P_CONTAINER_LIFETIME,
+            "First to last sighting of a container, observed when it expires or is evicted.",
+            registry=r, buckets=sc.CONTAINER_LIFETIME_BUCKETS,
+        )  # fmt: skip
+        self.container_remaining = Histogram(
+            sc.P_CONTAINER_REMAINING, "Time left before expires_at when a container is reused.",
+            registry=r, buckets=sc.CONTAINER_REMAINING_BUCKETS,
+        )  # fmt: skip
+        self.http_retries = Counter(
+            sc.P_HTTP_RETRIES, "HTTP attempts that were SDK retries (x-stainless-retry-count > 0).",
+            (m,), registry=r,
+        )  # fmt: skip
+        self.ratelimit_remaining = Gauge(
+            sc.P_RATELIMIT_REMAINING, "anthropic-ratelimit-*-remaining of the latest response.",
+            (sc.L_RESOURCE,), registry=r, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.ratelimit_limit = Gauge(
+            sc.P_RATELIMIT_LIMIT, "anthropic-ratelimit-*-limit of the latest response.",
+            (sc.L_RESOURCE,), registry=r, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.telemetry_errors = Counter(
+            sc.P_TELEMETRY_ERRORS, "Failures inside ptc_observe by stage (the API calls are unaffected).",
+            (sc.L_STAGE,), registry=r,
+        )  # fmt: skip
+        # Multiprocess: no custom collectors, so a per-process gauge summed over live processes.
+        self.active_gauge = (
+            Gauge(
+                sc.P_CONTAINERS_ACTIVE,
+                "Code-execution containers seen and not yet expired.",
+                registry=r,
+                multiprocess_mode="livesum",
+            )  # fmt: skip
+            if multiprocess
+            else None
+        )
+        self._reset_caches()
+
+    def enable_gen2(self) -> None:
+        """Register the gen2 GenAI families (idempotent)."""
+        if self.gen2 is not None:
+            return
+        r, D, T = self.registry, sc.DURATION_BUCKETS, sc.TOKEN_BUCKETS
+        genai_error = (*_GENAI, sc.L_ERROR_TYPE)
+        usage_labels = (*_GENAI, sc.L_TOKEN_MODALITY)
+
+        def usage(name: str, what: str) -> Counter:
+            return Counter(name, f"{what} tokens (gen2).", usage_labels, registry=r)
+
+        self.gen2 = {
+            "duration": Histogram(
+                sc.P2_INFERENCE_DURATION, "Inference duration (gen2).", genai_error,
+                registry=r, buckets=D,
+            ),
+            "ttfc": Histogram(
+                sc.P2_TIME_TO_FIRST_CHUNK, "Time to first chunk (gen2).", genai_error,
+                registry=r, buckets=D,
+            ),
+            "usage": (
+                usage(sc.P2_USAGE_INPUT, "Input (including cached)"),
+                usage(sc.P2_USAGE_OUTPUT, "Output"),
+                usage(sc.P2_USAGE_CACHE_READ, "Cache read input"),
+                usage(sc.P2_USAGE_CACHE_WRITE, "Cache write input"),
+            ),
+            "operation": (
+                Histogram(
+                    sc.P2_OPERATION_INPUT, "Input tokens per operation (gen2).",
+                    genai_error, registry=r, buckets=T,
+                ),
+                Histogram(
+                    sc.P2_OPERATION_OUTPUT, "Output tokens per operation (gen2).",
+                    genai_error, registry=r, buckets=T,
+                ),
+            ),
+            "execute_tool": Histogram(
+                sc.P2_EXECUTE_TOOL_DURATION,
+                "Inferred tool execution time (gen2): includes application time.",
+                (sc.L_OPERATION, sc.L_TOOL_NAME, sc.L_ERROR_TYPE), registry=r, buckets=D,
+            ),
+        }  # fmt: skip
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._bundles: dict[tuple[str, str, bool], Bundle] = {}
+        self._errors: dict[tuple[str, str, str], ErrorChildren] = {}
+        self._tools: dict[tuple[str, str], ToolChildren] = {}
+        self._tool_calls: dict[tuple[str, bool], Any] = {}
+        self._server_tools: dict[str, Any] = {}
+        self._ratelimits: dict[str, tuple[Any, Any]] = {}
+        self._ttfc: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    # --- cached children (keys: bounded label values, or raw values only once admitted) ---
+
+    def bundle(self, model: str, response_model: str, stream: bool) -> Bundle:
+        """Children of a (bounded model, bounded response model, stream) triple."""
+        key = (model, response_model, stream)
+        b = self._bundles.get(key)
+        if b is None:
+            with self._lock:
+                b = self._bundles[key] = Bundle(self, model, response_model, stream)
+        return b
+
+    def error_children(
+        self, model: str, response_model: str, error: str
+    ) -> ErrorChildren:
+        """Children of a failed exchange; ``error`` is bounded here."""
+        key = (model, response_model, error)
+        e = self._errors.get(key)
+        if e is None:
+            label = self.error_types(error)
+            e = ErrorChildren(self, model, response_model, label)
+            if label == error:
+                self._errors[key] = e
+        return e
+
+    def ttfc_children(
+        self, model: str, response_model: str, error: str
+    ) -> tuple[Any, Any]:
+        """(gen1, gen2 or None) time-to-first-chunk children; bound on first use only,
+        so exchanges that never stream create no empty series."""
+        key = (model, response_model, error)
+        c = self._ttfc.get(key)
+        if c is None:
+            genai = (
+                *_CHAT,
+                model,
+                response_model,
+                self.error_types(error) if error else "",
+            )
+            g = self.gen2
+            c = (self.ttfc.labels(*genai), g["ttfc"].labels(*genai) if g else None)
+            if not error or genai[-1] == error:
+                self._ttfc[key] = c
+        return c
+
+    def tool_children(self, tool: str, caller: str) -> ToolChildren:
+        """Turnaround children of a (tool name, caller); the name is bounded here."""
+        key = (tool, caller)
+        t = self._tools.get(key)
+        if t is None:
+            label = self.tools(tool)
+            t = ToolChildren(self, label, caller)
+            if label == tool:
+                self._tools[key] = t
+        return t
+
+    def tool_call_child(self, tool: str, programmatic: bool) -> Any:
+        """``ptc_tool_calls_total`` child of a (tool name, caller)."""
+        key = (tool, programmatic)
+        c = self._tool_calls.get(key)
+        if c is None:
+            label = self.tools(tool)
+            caller = sc.CALLER_PROGRAMMATIC if programmatic else sc.CALLER_DIRECT
+            c = self.tool_calls.labels(label, caller)
+            if label == tool:
+                self._tool_calls[key] = c
+        return c
+
+    def server_tool_child(self, tool: str) -> Any:
+        """``ptc_server_tool_calls_total`` child of a server tool name."""
+        c = self._server_tools.get(tool)
+        if c is None:
+            label = self.tools(tool)
+            c = self.server_tool_calls.labels(label)
+            if label == tool:
+                self._server_tools[tool] = c
+        return c
+
+    def ratelimit_children(self, resource: str) -> tuple[Any, Any]:
+        """(remaining, limit) gauge children of a rate-limit resource."""
+        c = self._ratelimits.get(resource)
+        if c is None:
+            label = self.resources(resource)
+            c = (
+                self.ratelimit_remaining.labels(label),
+                self.ratelimit_limit.labels(label),
+            )
+            if label == resource:
+                self._ratelimits[resource] = c
+        return c

@@ -1,0 +1,472 @@
+"""The OpenTelemetry sink: one span per exchange attempt, inferred tool spans, metrics.
+
+Spans follow the GenAI conventions (``docs/telemetry.md`` lists every attribute): a
+``chat {model}`` CLIENT span starts when the request is sent and ends when the exchange
+finishes, so a stream's span covers the whole stream. Our own facts use ``ptc.*``.
+
+**With the official SDK's tracing on** (anthropic >= 1.14 makes an
+``anthropic.messages.create`` span whenever a tracer provider is set) there must be one
+inference span per call, and tokens counted once. The SDK's span is the inference span;
+ours is detected as its child and becomes, by default (``sdk_span_mode="attempt"``), a
+plain HTTP attempt span ``POST /v1/messages`` without ``gen_ai.*`` attributes (so no
+backend counts it as a second generation), and the ``ptc.*`` facts are copied onto the
+SDK span while it is still recording. With ``sdk_span_mode="enrich"`` no span of ours is
+made: the facts, tool-call events and links go on the SDK span (when the SDK already
+ended its span, e.g. a stream closed early, we fall back to an attempt span).
+
+Requests that answer tool calls *link* to the span of the response that asked (a bounded
+LRU of exchange id -> span context), so a programmatic run can be followed across its
+exchanges; each matched tool result also yields an inferred ``execute_tool {name}`` span
+covering the time between the asking response and the answering request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Literal
+
+from opentelemetry import context as otel_context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
+from opentelemetry.trace.status import Status, StatusCode
+
+from .._version import __version__
+from ..events import Exchange, Outcome, ToolTurnaround
+from ..models import CodeExecutionToolResultBlock, ToolUseBlock
+from . import _content as content, _semconv as sc
+from ._otel_metrics import GenAIMetrics
+
+__all__ = ["OTelSink", "SdkSpanMode"]
+
+SdkSpanMode = Literal["attempt", "enrich"]
+_LINK_ANSWERS = {sc.PTC_LINK_TYPE: sc.LINK_ANSWERS}
+_LINK_ASKED_BY = {sc.PTC_LINK_TYPE: sc.LINK_ASKED_BY}
+
+
+def is_sdk_call_span(span: object) -> bool:
+    """True when ``span`` is the official SDK's ``anthropic.messages.create`` span."""
+    scope = getattr(span, "instrumentation_scope", None)
+    name = getattr(scope, "name", None)
+    return (
+        isinstance(name, str)
+        and name.startswith(sc.SDK_INSTRUMENTATION_SCOPE)
+        and getattr(span, "name", None) == sc.SDK_CALL_SPAN_NAME
+    )
+
+
+class OTelSink:
+    """Traces exchanges (``trace``) and records GenAI metrics (``on_exchange``).
+
+    Args:
+        tracer_provider: the tracer provider (the global one when ``None``).
+        meter_provider: the meter provider (the global one when ``None``).
+        capture_content: record prompts, outputs and tool arguments/results; ``None``
+            reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+        redact: applied to response content and tool arguments before they are recorded
+            (request content arrives redacted by the recorder); a failing hook drops the
+            content.
+        sdk_span_mode: ``"attempt"`` or ``"enrich"``; see the module docstring.
+        latest_semconv: emit the gen2 names as well; default from
+            ``OTEL_SEMCONV_STABILITY_OPT_IN``.
+        max_linked_spans: exchange ids remembered for links (LRU).
+        max_label_values: distinct models / tools per metric attribute before ``_other``.
+        max_content_chars: characters kept per captured text part.
+    """
+
+    def __init__(
+        self,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        *,
+        capture_content: bool | None = None,
+        redact: Callable[[Any], Any] | None = None,
+        sdk_span_mode: SdkSpanMode = "attempt",
+        latest_semconv: bool | None = None,
+        max_linked_spans: int = 10_000,
+        max_label_values: int = 100,
+        max_content_chars: int = 16_384,
+    ) -> None:
+        if sdk_span_mode not in ("attempt", "enrich"):
+            raise ValueError(
+                f"sdk_span_mode must be 'attempt' or 'enrich', not {sdk_span_mode!r}"
+            )
+        self.sdk_span_mode: SdkSpanMode = sdk_span_mode
+        self.latest_semconv = (
+            sc.latest_experimental() if latest_semconv is None else latest_semconv
+        )
+        self.capture = content.capture_mode(capture_content, os.environ)
+        self.redact = redact
+        self.max_content_chars = max_content_chars
+        self._tracer = trace.get_tracer(
+            sc.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider
+        )
+        self.metrics = GenAIMetrics(
+            meter_provider,
+            latest=self.latest_semconv,
+            max_label_values=max_label_values,
+        )
+        self._max_links = max_linked_spans
+        self._spans: OrderedDict[int, SpanContext] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- sink protocol ---
+
+    def on_exchange(self, exchange: Exchange) -> None:
+        """Record the GenAI metrics of one exchange."""
+        self.metrics.record(exchange)
+
+    def trace(self, exchange: Exchange) -> Exchange:
+        """Make the exchange's span (or enrich the SDK's) and its inferred tool spans.
+
+        Returns:
+            A copy with ``trace_id``/``span_id`` of the recorded span, or ``exchange``
+            itself when nothing was sampled.
+        """
+        ex = exchange
+        parent_ctx: Context | None = ex.parent_context
+        parent = trace.get_current_span(parent_ctx) if parent_ctx is not None else None
+        sdk_span = parent if parent is not None and is_sdk_call_span(parent) else None
+        links = self._links(ex)
+        if (
+            sdk_span is not None
+            and self.sdk_span_mode == "enrich"
+            and sdk_span.is_recording()
+        ):
+            self._enrich(sdk_span, ex, links)
+            span_ctx = sdk_span.get_span_context()
+        else:
+            span_ctx = self._span(ex, parent_ctx, sdk_span, links)
+        if span_ctx.is_valid:
+            self._remember(ex.id, span_ctx)
+        if ex.tool_turnarounds and not otel_context.get_value(
+            sc.CONTEXT_EXACT_TOOL_SPANS, parent_ctx
+        ):
+            app_ctx = _app_context(parent_ctx, sdk_span)
+            for t in ex.tool_turnarounds:
+                self._execute_tool_span(ex, t, app_ctx)
+        if span_ctx.is_valid and span_ctx.trace_flags.sampled:
+            return dataclasses.replace(
+                ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id
+            )
+        return ex
+
+    # --- spans ---
+
+    def _span(
+        self,
+        ex: Exchange,
+        parent_ctx: Context | None,
+        sdk_span: Span | None,
+        links: list[Link],
+    ) -> SpanContext:
+        req = ex.request
+        attempt = sdk_span is not None
+        if attempt:
+            name = f"{req.method} {req.path}"
+            attrs = _http_attributes(ex)
+        else:
+            model = ex.model
+            name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
+            attrs = _start_attributes(ex)
+        timings = ex.timings
+        span = self._tracer.start_span(
+            name,
+            context=parent_ctx,
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            links=links,
+            start_time=timings.sent_unix_ns,
+        )
+        ptc = _ptc_attributes(ex)
+        if span.is_recording():
+            if not attempt:
+                span.set_attributes(_response_attributes(ex, self.latest_semconv))
+            else:
+                span.set_attributes(_http_response_attributes(ex))
+            span.set_attributes(ptc)
+            self._events(span, ex)
+            if self.capture.enabled:
+                self._content(span, ex)
+            _set_status(span, ex)
+        span.end(end_time=timings.unix_ns(timings.finished))
+        if sdk_span is not None and sdk_span.is_recording():
+            sdk_span.set_attributes(ptc)
+        return span.get_span_context()
+
+    def _enrich(self, span: Span, ex: Exchange, links: list[Link]) -> None:
+        span.set_attributes(_ptc_attributes(ex))
+        for link in links:
+            span.add_link(link.context, link.attributes)
+        self._events(span, ex)
+
+    def _events(self, span: Span, ex: Exchange) -> None:
+        message = ex.message
+        if message is None:
+            return
+        at = ex.timings.unix_ns(ex.timings.finished)
+        capture = self.capture.enabled
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                caller = block.caller
+                attrs: dict[str, Any] = {
+                    sc.GEN_AI_TOOL_NAME: block.name,
+                    sc.GEN_AI_TOOL_CALL_ID: block.id,
+                    sc.PTC_CALLER_TYPE: caller.type
+                    if caller is not None
+                    else sc.CALLER_DIRECT,
+                }
+                if caller is not None and caller.tool_id is not None:
+                    attrs[sc.PTC_CALLER_TOOL_ID] = caller.tool_id
+                if capture:
+                    args = content.redacted(block.input, self.redact)
+                    if args is not None:
+                        attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = content.to_json(
+                            args, self.max_content_chars
+                        )
+                span.add_event(sc.EVENT_TOOL_CALL, attrs, timestamp=at)
+            elif isinstance(block, CodeExecutionToolResultBlock):
+                result = block.content
+                ok = result is not None and result.succeeded
+                attrs = {
+                    sc.GEN_AI_TOOL_CALL_ID: block.tool_use_id,
+                    sc.PTC_CODE_EXECUTION_OUTCOME: (
+                        sc.CODE_EXECUTION_SUCCESS if ok else sc.CODE_EXECUTION_ERROR
+                    ),
+                }
+                if result is not None and result.return_code is not None:
+                    attrs[sc.PTC_CODE_EXECUTION_RETURN_CODE] = result.return_code
+                span.add_event(sc.EVENT_CODE_EXECUTION_RESULT, attrs, timestamp=at)
+
+    def _content(self, span: Span, ex: Exchange) -> None:
+        limit = self.max_content_chars
+        attrs: dict[str, Any] = dict(content.input_content(ex.request.content, limit))
+        if ex.message is not None:
+            output = content.redacted(
+                content.output_messages(ex.message, limit), self.redact
+            )
+            if output is not None:
+                attrs[sc.GEN_AI_OUTPUT_MESSAGES] = json.dumps(
+                    output, ensure_ascii=False
+                )
+        if not attrs:
+            return
+        if self.capture.span:
+            span.set_attributes(attrs)
+        if self.capture.event:
+            span.add_event(sc.EVENT_INFERENCE_DETAILS, attrs)
+
+    def _execute_tool_span(
+        self, ex: Exchange, t: ToolTurnaround, app_ctx: Context | None
+    ) -> None:
+        asked = self._lookup(t.asked_by)
+        links: list[Link] = []
+        if app_ctx is None and asked is not None:
+            # No application span to sit under: nest the tool run in the asking trace.
+            app_ctx = trace.set_span_in_context(NonRecordingSpan(asked))
+        elif asked is not None:
+            links.append(Link(asked, _LINK_ASKED_BY))
+        end = ex.timings.sent_unix_ns
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
+            sc.GEN_AI_TOOL_NAME: t.tool_name,
+            sc.GEN_AI_TOOL_CALL_ID: t.tool_use_id,
+            sc.GEN_AI_TOOL_TYPE: sc.TOOL_TYPE_FUNCTION,
+            sc.PTC_CALLER_TYPE: t.caller_type,
+            sc.PTC_TOOL_INFERRED: True,
+            sc.PTC_TOOL_RESULT_BYTES: t.result_bytes,
+        }
+        if t.caller_tool_id is not None:
+            attrs[sc.PTC_CALLER_TOOL_ID] = t.caller_tool_id
+        if t.is_error:
+            attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
+        span = self._tracer.start_span(
+            f"{sc.OPERATION_EXECUTE_TOOL} {t.tool_name}",
+            context=app_ctx,
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            links=links,
+            start_time=end - int(t.seconds * 1e9),
+        )
+        if span.is_recording():
+            if self.capture.span:
+                result = content.tool_result_content(
+                    ex.request.content, t.tool_use_id, self.max_content_chars
+                )
+                if result is not None:
+                    span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, result)
+            if t.is_error:
+                span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=end)
+
+    # --- the link LRU ---
+
+    def _links(self, ex: Exchange) -> list[Link]:
+        if not ex.answers:
+            return []
+        links = []
+        for exchange_id in ex.answers:
+            ctx = self._lookup(exchange_id)
+            if ctx is not None:
+                links.append(Link(ctx, _LINK_ANSWERS))
+        return links
+
+    def _lookup(self, exchange_id: int) -> SpanContext | None:
+        return self._spans.get(exchange_id)
+
+    def _remember(self, exchange_id: int, ctx: SpanContext) -> None:
+        with self._lock:
+            spans = self._spans
+            spans[exchange_id] = ctx
+            if len(spans) > self._max_links:
+                spans.popitem(last=False)
+
+
+# --- attribute builders ---
+
+
+def _app_context(parent_ctx: Context | None, sdk_span: Span | None) -> Context | None:
+    """The application's context above the exchange (skipping the SDK's call span)."""
+    if sdk_span is not None:
+        above = getattr(sdk_span, "parent", None)
+        if isinstance(above, SpanContext) and above.is_valid:
+            return trace.set_span_in_context(NonRecordingSpan(above))
+        return None
+    if (
+        parent_ctx is None
+        or not trace.get_current_span(parent_ctx).get_span_context().is_valid
+    ):
+        return None
+    return parent_ctx
+
+
+def _server(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
+    req = ex.request
+    if req.server_address:
+        attrs[sc.SERVER_ADDRESS] = req.server_address
+    if req.server_port is not None and req.server_port != 443:
+        attrs[sc.SERVER_PORT] = req.server_port
+    return attrs
+
+
+def _start_attributes(ex: Exchange) -> dict[str, Any]:
+    """What a sampler sees: operation, provider, model, server, request parameters."""
+    req = ex.request
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+        sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
+    }
+    model = ex.model
+    if model:
+        attrs[sc.GEN_AI_REQUEST_MODEL] = model
+    _server(ex, attrs)
+    if req.stream:
+        attrs[sc.GEN_AI_REQUEST_STREAM] = True
+    for key, value in (
+        (sc.GEN_AI_REQUEST_MAX_TOKENS, req.max_tokens),
+        (sc.GEN_AI_REQUEST_TEMPERATURE, req.temperature),
+        (sc.GEN_AI_REQUEST_TOP_P, req.top_p),
+        (sc.GEN_AI_REQUEST_TOP_K, req.top_k),
+    ):
+        if value is not None:
+            attrs[key] = value
+    if req.stop_sequences:
+        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = list(req.stop_sequences)
+    return attrs
+
+
+def _response_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = _http_response_attributes(ex)
+    message = ex.message
+    if message is not None:
+        if message.id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = message.id
+        if message.model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = message.model
+        if message.stop_reason:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [message.stop_reason]
+        usage = message.usage
+        if usage.input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
+        if usage.output_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+        if usage.cache_read_input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = (
+                usage.cache_read_input_tokens
+            )
+        if usage.cache_creation_input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = (
+                usage.cache_creation_input_tokens
+            )
+            if latest:
+                attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = (
+                    usage.cache_creation_input_tokens
+                )
+    ttfc = ex.timings.time_to_first_token
+    if ex.streamed and ttfc is not None:
+        attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+    return attrs
+
+
+def _http_attributes(ex: Exchange) -> dict[str, Any]:
+    """Start attributes of an attempt span: HTTP only, no ``gen_ai.*``."""
+    req = ex.request
+    attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: req.method, sc.URL_PATH: req.path}
+    _server(ex, attrs)
+    if req.retry_count:
+        attrs[sc.HTTP_REQUEST_RESEND_COUNT] = req.retry_count
+    return attrs
+
+
+def _http_response_attributes(ex: Exchange) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if ex.status_code is not None:
+        attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
+    if ex.request_id:
+        attrs[sc.ANTHROPIC_REQUEST_ID] = ex.request_id
+    return attrs
+
+
+def _ptc_attributes(ex: Exchange) -> dict[str, Any]:
+    attrs: dict[str, Any] = {sc.PTC_OUTCOME: ex.outcome.value}
+    message = ex.message
+    if message is not None:
+        direct = programmatic = 0
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                caller = block.caller
+                if caller is not None and caller.is_programmatic:
+                    programmatic += 1
+                else:
+                    direct += 1
+        attrs[sc.PTC_TOOL_CALLS_DIRECT] = direct
+        attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
+    sighting = ex.container
+    if sighting is not None:
+        attrs[sc.PTC_CONTAINER_ID] = sighting.id
+        if sighting.expires_at is not None:
+            attrs[sc.PTC_CONTAINER_EXPIRES_AT] = sighting.expires_at.isoformat()
+        attrs[sc.PTC_CONTAINER_REUSED] = sighting.reused
+        if sighting.expired:
+            attrs[sc.PTC_CONTAINER_EXPIRED] = True
+    if ex.streamed:
+        attrs[sc.PTC_STREAM_COMPLETE] = ex.complete
+    return attrs
+
+
+def _set_status(span: Span, ex: Exchange) -> None:
+    outcome = ex.outcome
+    if outcome is Outcome.ERROR:
+        span.set_attribute(sc.ERROR_TYPE, ex.error_type or sc.ERROR_TYPE_OTHER)
+        span.set_status(Status(StatusCode.ERROR, ex.error_message))
+    elif outcome is Outcome.INCOMPLETE:
+        span.set_attribute(sc.ERROR_TYPE, ex.error_type or sc.ERROR_TYPE_INCOMPLETE)
+        span.set_status(
+            Status(StatusCode.ERROR, "the stream ended before message_stop")
+        )
+    # OK and CLOSED_EARLY leave the status unset (closing early is the caller's choice);
+    # ptc.stream.complete / ptc.outcome say what happened.
