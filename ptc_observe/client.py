@@ -21,6 +21,7 @@ generator of actions; the two clients below only perform them.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -70,6 +71,7 @@ from .models import Message
 from .observer import Observer
 from .sinks import _semconv as sc
 from .tools import DEFAULT_CODE_EXECUTION_VERSION, ToolRegistry
+from .transport import DISABLED_ENV
 
 __all__ = [
     "AsyncMessageStream",
@@ -89,6 +91,14 @@ RUN_SPAN_NAME = "ptc.run"
 RUN_ROUNDS = "ptc.run.rounds"
 RUN_RETRIES = "ptc.run.retries"
 RUN_CONTAINER_RESTARTS = "ptc.run.container_restarts"
+
+_NO_SPANS = trace.NoOpTracer()
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+
+def _disabled() -> bool:
+    return os.environ.get(DISABLED_ENV, "").strip().lower() in _TRUTHY
+
 
 _default_observer: Observer | None = None
 _default_lock = threading.Lock()
@@ -203,13 +213,13 @@ class _Client:
         self.rng = rng if rng is not None else random.Random()
         self.on_retry = on_retry
         self.observer: Observer | None = None
-        self._tracer: trace.Tracer = trace.NoOpTracer()
+        self._tracer: trace.Tracer = _NO_SPANS
         if observe:
             if observer is None:
                 observer = (
                     default_observer()
                     if tracer_provider is None
-                    else Observer(tracer_provider=tracer_provider, prometheus=False)
+                    else Observer(tracer_provider=tracer_provider)
                 )
             self.observer = observer
             self._tracer = trace.get_tracer(
@@ -302,7 +312,10 @@ class _Client:
         self, state: RunState, registry: ToolRegistry, model: str | None
     ) -> Iterator[ExecutionSettings]:
         """The ``ptc.run`` span, current for the whole run (HTTP exchanges nest in it)."""
-        span = self._tracer.start_span(
+        # The run-time switch that turns the transport into a pass-through also
+        # silences the client's own spans.
+        tracer = _NO_SPANS if _disabled() else self._tracer
+        span = tracer.start_span(
             RUN_SPAN_NAME,
             kind=trace.SpanKind.INTERNAL,
             attributes={sc.GEN_AI_REQUEST_MODEL: model or self.config.model},
@@ -312,7 +325,7 @@ class _Client:
             default_timeout=self.tool_timeout,
             max_concurrency=self.max_tool_concurrency,
             format_error=self.format_tool_error,
-            tracer=self._tracer,
+            tracer=tracer,
             parent=trace.set_span_in_context(span),
         )
         # The run context says "tool spans are exact here" so the observer (which sees

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -171,6 +172,20 @@ class TestConfiguration:
         harness.call(client.complete, "hi")
         assert client.observer is None
         assert harness.sink.exchanges == []
+
+    def test_default_observer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without observer=, clients share the process-wide default observer; with a tracer provider they get their own."""
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from ptc_observe.client import default_observer
+
+        first, second = PTCClient("k"), AsyncPTCClient("k")
+        assert first.observer is default_observer() is second.observer
+        own = PTCClient("k", tracer_provider=TracerProvider())
+        assert own.observer is not None and own.observer is not first.observer
+        first.close()
+        own.close()
+        anyio.run(second.aclose)
 
     def test_observed_by_default(self, harness: Harness) -> None:
         """The observer given sees every exchange."""

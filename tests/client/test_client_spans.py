@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -166,3 +167,17 @@ class TestRunSpans:
         harness.call(client.run, "Q2")
         assert span_exporter.get_finished_spans() == ()
         assert trace.get_current_span() is trace.INVALID_SPAN
+
+    def test_kill_switch_silences_the_run(
+        self,
+        harness: Harness,
+        span_exporter: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """PTC_OBSERVE_DISABLED=1: no run or tool spans, and the transport passes through."""
+        monkeypatch.setenv("PTC_OBSERVE_DISABLED", "1")
+        client = harness.client([ok("02"), ok("04")], tools=sales_registry())
+        result = harness.call(client.run, "Q2")
+        assert result.summary.tool_calls["programmatic"] == 1
+        assert span_exporter.get_finished_spans() == ()
+        assert harness.sink.exchanges == []
