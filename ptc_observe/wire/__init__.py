@@ -6,7 +6,7 @@ Prometheus. Every parse failure is a :class:`WireError`.
 
 from __future__ import annotations
 
-from .accumulate import StreamAccumulator, accumulate, iter_events
+from .accumulate import BATCH_BYTES, StreamAccumulator, accumulate, iter_events
 from .decoding import MAX_DECODED_CHUNK, ContentDecoder
 from .messages import (
     RATE_LIMIT_RESOURCES,
@@ -22,6 +22,7 @@ from .messages import (
 from .sse import MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 
 __all__ = [
+    "BATCH_BYTES",
     "MAX_DECODED_CHUNK",
     "MAX_EVENT_BYTES",
     "RATE_LIMIT_RESOURCES",

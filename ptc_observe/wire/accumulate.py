@@ -335,6 +335,11 @@ class StreamAccumulator:
         self._process(data)
 
     def _process(self, chunk: bytes) -> None:
+        if not isinstance(chunk, bytes):
+            if not isinstance(chunk, (bytearray, memoryview)):
+                self._failures += 1
+                return
+            chunk = bytes(chunk)
         try:
             data, end = self._framer.feed(chunk)
             if end:

@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -402,10 +403,10 @@ def parse_retry_after(
         return seconds
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
+    if when.tzinfo is None:  # "-0000": no zone given; RFC 9110 dates are GMT
+        when = when.replace(tzinfo=timezone.utc)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
