@@ -8,6 +8,9 @@ original functions back, so the other configurations time the untouched SDK).
 All OpenTelemetry users share one SDK ``TracerProvider`` whose only span processor hands each
 finished span to an exporter that drops it (:class:`CountingExporter`), and one SDK
 ``MeterProvider`` with an in-memory reader that is never collected during a timed batch. The
+existing observers get both (their default telemetry: spans, and OTel metrics where they have
+any); ptc_observe's main configurations get the tracer provider and their own Prometheus
+registry, as the issue defines them, and ``ptc_otel_metrics`` adds the meter provider. The
 global providers are never set, so nothing is traced unless a configuration asks for it.
 """
 
@@ -201,6 +204,9 @@ class PtcObserve(Config):
     family = "ptc"
     prometheus = True
     opentelemetry = True
+    otel_metrics = False
+    """Give the OTel sink the SDK meter provider too (else its metrics go to the global one,
+    the API's no-op here): the issue's configuration is Prometheus metrics + OTel spans."""
 
     def __init__(self, telemetry: Telemetry) -> None:
         super().__init__(telemetry)
@@ -213,7 +219,7 @@ class PtcObserve(Config):
         self.observer = observer_module.Observer(
             registry=self.registry,
             tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
+            meter_provider=telemetry.meter_provider if self.otel_metrics else None,
             prometheus=self.prometheus,
             opentelemetry=self.opentelemetry,
         )
@@ -223,6 +229,14 @@ class PtcObserve(Config):
         if is_async:
             return self.observer.async_transport(inner)
         return self.observer.transport(inner)
+
+
+class PtcOtelMetrics(PtcObserve):
+    """ptc_observe with Prometheus metrics, spans, and OpenTelemetry metrics on the SDK provider."""
+
+    name = "ptc_otel_metrics"
+    label = "ptc_observe metrics+spans+OTel metrics"
+    otel_metrics = True
 
 
 class PtcMetrics(PtcObserve):
@@ -257,6 +271,7 @@ ALL_CONFIGS: tuple[type[Config], ...] = (
     OTelHttpx,
     Naive,
     PtcObserve,
+    PtcOtelMetrics,
     PtcMetrics,
     PtcSpans,
     PtcNoSinks,

@@ -19,7 +19,7 @@ __all__ = [
     "scenario_table",
 ]
 
-PTC = ("ptc_full", "ptc_metrics", "ptc_spans", "ptc_nosinks")
+PTC = ("ptc_full", "ptc_otel_metrics", "ptc_metrics", "ptc_spans", "ptc_nosinks")
 MIB = 1024
 
 
@@ -164,12 +164,13 @@ def memory_table(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
 def concurrency_table(conc: dict[str, Any], labels: dict[str, str]) -> str:
     """p50 / p99 of the concurrent batches and their paired ratios to bare."""
     lines = [
-        "| configuration | p50 ms | p99 ms | batch ms | p50 x bare | p99 x bare |",
-        "|---|---|---|---|---|---|",
+        "| configuration | p50 ms | p99 ms | batch ms | client CPU busy | p50 x bare | p99 x bare |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, row in conc["configs"].items():
         lines.append(
             f"| {labels.get(name, name)} | {row['p50_ms']:,.0f} | {row['p99_ms']:,.0f} | {row['batch_ms']:,.0f} | "
+            f"{row['client_cpu']:.0%} | "
             f"{row['p50_ratio']:.3f} | {row['p99_ratio']:.3f} |"
         )
     return "\n".join(lines)

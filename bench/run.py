@@ -69,7 +69,7 @@ def _scenario_json(res: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def _run_concurrency(rounds: int, concurrency: int) -> dict[str, Any]:
+def _run_concurrency(rounds: int, concurrency: int, server: str) -> dict[str, Any]:
     proc = subprocess.run(
         [
             sys.executable,
@@ -79,6 +79,8 @@ def _run_concurrency(rounds: int, concurrency: int) -> dict[str, Any]:
             str(rounds),
             "--concurrency",
             str(concurrency),
+            "--server",
+            server,
         ],
         capture_output=True,
         text=True,
@@ -119,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--budget", type=float, help="seconds per scenario (default 20, quick 5)"
     )
     parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument(
+        "--server",
+        choices=["bench", "emulator"],
+        default="bench",
+        help="loopback server of the concurrency run (see bench/concurrency.py)",
+    )
     parser.add_argument(
         "--out", type=Path, help="JSON output file (default: bench/results/<time>.json)"
     )
@@ -170,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     conc: dict[str, Any] | None = None
     if not args.no_concurrency:
-        conc = _run_concurrency(3 if args.quick else 6, args.concurrency)
+        conc = _run_concurrency(3 if args.quick else 6, args.concurrency, args.server)
         print(
             f"## {conc['concurrency']} concurrent async exchanges over loopback ({conc['server']})\n"
         )

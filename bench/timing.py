@@ -215,8 +215,10 @@ def _measure(
         shift = r % len(active)
         order = active[shift:] + active[:shift]
         round_means: dict[str, float] = {}
+        # A full collection between rounds (not between batches: with every scenario's clients
+        # alive it costs milliseconds), so that no batch inherits much garbage from another.
+        gc.collect()
         for config in order:
-            gc.collect()
             round_means[config.name] = run_batch(config, ops[config.name], n) / n
         base = round_means[bare.name]
         for name, mean in round_means.items():

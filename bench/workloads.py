@@ -24,6 +24,7 @@ __all__ = [
     "SSE_EVENTS",
     "SSE_HEADERS",
     "STREAM_REQUEST_BODY",
+    "TURN1_REQUEST",
     "big_stream_chunks",
     "big_stream_events",
 ]
@@ -305,6 +306,12 @@ def _request() -> dict[str, Any]:
 
 REQUEST: dict[str, Any] = _request()
 """Keyword arguments for ``client.messages.create`` (without ``stream``)."""
+TURN1_REQUEST: dict[str, Any] = {
+    **{k: v for k, v in REQUEST.items() if k != "container"},
+    "messages": REQUEST["messages"][:1],
+}
+"""A first PTC turn (no container yet): what the concurrency run sends to the emulator, which
+answers it with a programmatic tool call (and would refuse the fixtures' container id)."""
 REQUEST_BODY = json.dumps(REQUEST, separators=(",", ":")).encode()
 STREAM_REQUEST_BODY = json.dumps(
     {**REQUEST, "stream": True}, separators=(",", ":")
