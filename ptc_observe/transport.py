@@ -47,20 +47,47 @@ MESSAGES_PATH = "/v1/messages"
 """Observed requests are ``POST`` to a path ending with this."""
 
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
-_env_get = os.environ.get
 _perf_counter = time.perf_counter
 _time_ns = time.time_ns
 
 
+def _env_lookup() -> Any:
+    # os.environ.get() raises and catches a KeyError inside when the variable is unset
+    # (the usual case), a cost paid on every request. CPython keeps os.environ in a
+    # plain dict (``_data``, encoded keys) that every change goes through; look there,
+    # and fall back to the public API on interpreters without it.
+    environ: Any = os.environ
+    try:
+        data, key, decode = (
+            environ._data,
+            environ.encodekey(DISABLED_ENV),
+            environ.decodevalue,
+        )
+        data.get(key)
+    except Exception:  # pragma: no cover - not CPython's os.environ
+        return lambda: os.environ.get(DISABLED_ENV)
+
+    def lookup() -> str | None:
+        value = data.get(key)
+        return None if value is None else decode(value)
+
+    return lookup
+
+
+_disabled_value = _env_lookup()
+
+
 def _disabled() -> bool:
-    value = _env_get(DISABLED_ENV)
-    return bool(value) and value.strip().lower() in _TRUTHY  # type: ignore[union-attr]
+    value = _disabled_value()
+    return bool(value) and value.strip().lower() in _TRUTHY
 
 
 def _header_dict(headers: Any) -> dict[str, str]:
-    # One pass over httpx's header list into a plain dict with lower-case names: every
-    # later lookup (content type, request id, rate limits) is then a dict lookup.
-    return dict(headers.multi_items())
+    # One pass over the raw header list into a plain dict with lower-case names: every
+    # later lookup (content type, request id, rate limits) is then a dict lookup. The
+    # raw list skips httpx's per-object charset detection; latin-1 decodes any byte (the
+    # headers read here are ASCII).
+    return {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers.raw}
 
 
 class _Observing:
