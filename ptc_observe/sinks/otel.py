@@ -195,11 +195,11 @@ class OTelSink:
             _set_status(span, ex)
         span.end(end_time=timings.unix_ns(timings.finished))
         if sdk_span is not None and sdk_span.is_recording():
-            sdk_span.set_attributes(ptc)
+            sdk_span.set_attributes({**_sdk_usage(ex), **ptc})
         return span.get_span_context()
 
     def _enrich(self, span: Span, ex: Exchange, links: list[Link]) -> None:
-        span.set_attributes(_ptc_attributes(ex))
+        span.set_attributes({**_sdk_usage(ex), **_ptc_attributes(ex)})
         for link in links:
             span.add_link(link.context, link.attributes)
         self._events(span, ex)
@@ -409,6 +409,25 @@ def _response_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
     ttfc = ex.timings.time_to_first_token
     if ex.streamed and ttfc is not None:
         attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+    return attrs
+
+
+def _sdk_usage(ex: Exchange) -> dict[str, Any]:
+    """Token counts for the SDK's span, from a complete response.
+
+    The SDK records usage on its span itself, but leaves ``output_tokens`` out of a stream
+    without ``message_delta`` (PTC continuations arrive whole in ``message_start``). It sets
+    its own values after ours, so where it has them they win; usage stays on one span.
+    """
+    message = ex.message
+    if message is None or not ex.complete:
+        return {}
+    usage = message.usage
+    attrs: dict[str, Any] = {}
+    if usage.input_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
+    if usage.output_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
     return attrs
 
 
