@@ -304,10 +304,7 @@ class Emulator:
             response = json_response(200, result.body, headers_out)
             response.delay = latency.ttft + latency.per_token * result.output_tokens
             if fault is not None:  # only stream_cut applies to a non-streamed body
-                response.body, response.end = (
-                    response.body[: len(response.body) // 2],
-                    "drop",
-                )
+                response.cut_at, response.end = len(response.body) // 2, "drop"
                 return response, "stream_cut"
             return response, str(result.body["stop_reason"])
         rng = random.Random(f"{self.seed}:frames:{result.body['id']}")

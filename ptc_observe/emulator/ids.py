@@ -30,7 +30,7 @@ class IdFactory:
 
     def _random(self, prefix: str, length: int) -> str:
         with self._lock:
-            tail = "".join(self._rng.choice(BASE62) for _ in range(length))
+            tail = "".join(self._rng.choices(BASE62, k=length))
         return prefix + tail
 
     def message(self) -> str:

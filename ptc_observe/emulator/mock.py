@@ -72,12 +72,15 @@ class SyncMockHandler:
         )
         if answer.delay:
             time.sleep(answer.delay)
+        headers = answer.headers
         if not answer.streaming and answer.end == "complete":
             return self.httpx.Response(
-                answer.status, headers=answer.headers, content=answer.body
+                answer.status, headers=headers, content=answer.body
             )
+        if not answer.streaming:  # a dropped body still announces its full length
+            headers = [*headers, ("content-length", str(len(answer.body)))]
         return self.httpx.Response(
-            answer.status, headers=answer.headers, content=self._chunks(answer, request)
+            answer.status, headers=headers, content=self._chunks(answer, request)
         )
 
     def _chunks(self, answer: EmulatorResponse, request: Any) -> Iterator[bytes]:
@@ -113,12 +116,15 @@ class AsyncMockHandler:
         )
         if answer.delay:
             await anyio.sleep(answer.delay)
+        headers = answer.headers
         if not answer.streaming and answer.end == "complete":
             return self.httpx.Response(
-                answer.status, headers=answer.headers, content=answer.body
+                answer.status, headers=headers, content=answer.body
             )
+        if not answer.streaming:  # a dropped body still announces its full length
+            headers = [*headers, ("content-length", str(len(answer.body)))]
         return self.httpx.Response(
-            answer.status, headers=answer.headers, content=self._chunks(answer, request)
+            answer.status, headers=headers, content=self._chunks(answer, request)
         )
 
     async def _chunks(

@@ -27,20 +27,11 @@ from .clock import Clock
 from .containers import Container
 from .history import ToolUseRecord
 from .ids import IdFactory
-from .scenarios import Call, Phase, Scenario
+from .plan import Step, default_code, plan_steps, summarize_result
+from .scenarios import Call, Scenario
 from .synth import generic_scenario
 from .tokens import BYTES_PER_TOKEN, count_text
 from .validation import RequestView
-
-
-@dataclass(frozen=True)
-class Step:
-    """One model action of a plan: ``kind`` is ``"direct"`` or ``"code"``."""
-
-    kind: str
-    phase: Phase
-    batches: tuple[tuple[Call, ...], ...]
-    text: str | None
 
 
 @dataclass
@@ -81,50 +72,6 @@ class Turn:
         """Append a content block."""
         self.content.append(block)
         self.whole.append(whole)
-
-
-def summarize_result(text: str | None, is_error: bool) -> str:
-    """A one-line digest of a tool result, as the emulated code prints it."""
-    if text is None:
-        return "no result"
-    if is_error:
-        return "error: " + (text.strip().splitlines() or [""])[0][:120]
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return (text.strip().splitlines() or [""])[0][:120]
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
-        value = value[0]
-    if isinstance(value, list):
-        return f"{len(value)} items"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={v}" for k, v in list(value.items())[:4])
-    return str(value)
-
-
-def default_code(step: Step) -> str:
-    """Python for a code run that the scenario did not script."""
-    lines = ["import asyncio", "import json", "", "results = {}"]
-    for batch in step.batches:
-        if len(batch) == 1:
-            call = batch[0]
-            lines.append(
-                f"results[{call.display_label!r}] = await {call.tool}({dict(call.input)!r})"
-            )
-        else:
-            lines.append("batch = await asyncio.gather(")
-            lines.extend(f"    {c.tool}({dict(c.input)!r})," for c in batch)
-            lines.append(")")
-            lines.append(
-                f"results.update(zip({[c.display_label for c in batch]!r}, batch))"
-            )
-    lines += [
-        "",
-        "for label, raw in results.items():",
-        "    print(f'{label}: {raw[:200]}')",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 class Policy:
@@ -170,49 +117,7 @@ class Policy:
 
     def steps(self, view: RequestView, scenario: Scenario) -> list[Step]:
         """The scenario as steps for this request's tools and ``tool_choice``."""
-        choice = view.tool_choice["type"]
-        if choice == "none":
-            return []
-        steps: list[Step] = []
-        for phase in scenario.phases:
-            batches = [
-                tuple(c for c in b if c.tool in view.tools_by_name)
-                for b in phase.batches
-            ]
-            batches = [b for b in batches if b]
-            tools = {c.tool for b in batches for c in b}
-            if not batches:
-                continue
-            can_code = choice == "auto" and all(view.allows_code(t) for t in tools)
-            can_direct = all(view.allows_direct(t) for t in tools)
-            if can_code and (phase.kind == "code" or not can_direct):
-                steps.append(Step("code", phase, tuple(batches), phase.text))
-                continue
-            direct = [
-                tuple(c for c in b if view.allows_direct(c.tool)) for b in batches
-            ]
-            for n, batch in enumerate(b for b in direct if b):
-                lead = (
-                    phase.text
-                    if phase.kind == "direct"
-                    else phase.direct_text or "Let me look that up."
-                )
-                steps.append(Step("direct", phase, (batch,), lead if n == 0 else None))
-        if choice == "tool":
-            name = view.tool_choice["name"]
-            steps = [
-                Step(
-                    "direct",
-                    s.phase,
-                    (tuple(c for c in s.batches[0] if c.tool == name),),
-                    None,
-                )
-                for s in steps
-                if s.kind == "direct" and any(c.tool == name for c in s.batches[0])
-            ]
-        elif choice == "any":
-            steps = [Step(s.kind, s.phase, s.batches, None) for s in steps]
-        return steps
+        return plan_steps(view, scenario)
 
     def respond(
         self,

@@ -29,6 +29,8 @@ class EmulatorResponse:
         per_token: seconds to wait per output token before each event.
         end: ``"complete"``; ``"drop"`` to drop the connection after the last
             chunk (a cut stream); ``"truncate"`` to end the body cleanly but early.
+        cut_at: for a dropped non-streamed body, how many bytes are sent (the
+            headers still announce the whole body).
     """
 
     status: int
@@ -38,6 +40,7 @@ class EmulatorResponse:
     delay: float = 0.0
     per_token: float = 0.0
     end: str = "complete"
+    cut_at: int | None = None
 
     @property
     def streaming(self) -> bool:
@@ -47,8 +50,9 @@ class EmulatorResponse:
     def chunks(self) -> Iterator[tuple[float, bytes]]:
         """``(delay, bytes)`` pairs to send after the headers, in order."""
         if self.frames is None:
-            if self.body:
-                yield 0.0, self.body
+            body = self.body if self.cut_at is None else self.body[: self.cut_at]
+            if body:
+                yield 0.0, body
             return
         for frame in self.frames:
             yield frame.tokens * self.per_token, frame.data

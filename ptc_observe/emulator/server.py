@@ -53,6 +53,10 @@ class EmulatorServer:
         port: port to bind; 0 picks a free one.
         backlog: listen backlog (large, so hundreds of clients can connect at once).
         **emulator_kwargs: passed to :class:`Emulator` when ``emulator`` is ``None``.
+
+    Attributes:
+        connections_accepted: TCP connections accepted so far.
+        peak_connections: most connections open at the same time.
     """
 
     def __init__(
@@ -76,6 +80,8 @@ class EmulatorServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.connections_accepted = 0
+        self.peak_connections = 0
 
     @property
     def url(self) -> str:
@@ -154,6 +160,8 @@ class EmulatorServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self.connections_accepted += 1
+        self.peak_connections = max(self.peak_connections, len(self._connections))
         try:
             await self._connection(reader, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.CancelledError):
