@@ -1,0 +1,179 @@
+"""Read the demo's results back from the Prometheus registry, as a dashboard would.
+
+Everything the demo prints at the end comes from the metrics the observer recorded,
+not from the workload's own bookkeeping: the summary is a check that the telemetry
+tells the story.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Snapshot:
+    """Samples of one scrape: ``name -> labels -> value``."""
+
+    samples: dict[str, dict[Labels, float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, registry: Any) -> Snapshot:
+        """Collect every sample of ``registry`` now."""
+        snap = cls()
+        for family in registry.collect():
+            for sample in family.samples:
+                labels = tuple(sorted(sample.labels.items()))
+                snap.samples.setdefault(sample.name, {})[labels] = sample.value
+        return snap
+
+    def total(self, name: str, **match: str) -> float:
+        """Sum of ``name`` over the series whose labels include ``match``."""
+        return sum(
+            value
+            for labels, value in self.samples.get(name, {}).items()
+            if _matches(labels, match)
+        )
+
+    def by(self, name: str, label: str, **match: str) -> dict[str, float]:
+        """Sum of ``name`` grouped by one label."""
+        out: dict[str, float] = defaultdict(float)
+        for labels, value in self.samples.get(name, {}).items():
+            if _matches(labels, match):
+                out[dict(labels).get(label, "")] += value
+        return dict(out)
+
+    def quantile(self, histogram: str, q: float, **match: str) -> float | None:
+        """Estimate a quantile from ``histogram``'s buckets as ``histogram_quantile`` does."""
+        buckets: dict[float, float] = defaultdict(float)
+        for labels, value in self.samples.get(f"{histogram}_bucket", {}).items():
+            if not _matches(labels, match):
+                continue
+            le = dict(labels)["le"]
+            buckets[math.inf if le == "+Inf" else float(le)] += value
+        return histogram_quantile(q, buckets)
+
+
+def _matches(labels: Labels, match: Mapping[str, str]) -> bool:
+    have = dict(labels)
+    return all(have.get(k) == v for k, v in match.items())
+
+
+def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None:
+    """Linear interpolation inside the bucket holding rank ``q``, like PromQL.
+
+    Args:
+        q: the quantile, 0..1.
+        buckets: cumulative counts by upper bound (``inf`` included).
+
+    Returns:
+        The estimate, or ``None`` with no observations.
+    """
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] == 0:
+        return None
+    total = buckets[bounds[-1]]
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower  # PromQL answers with the highest finite bound
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def _fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _fmt_counts(counts: Mapping[str, float]) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k or '-'} {v:.0f}" for k, v in items if v) or "none"
+
+
+def render(snap: Snapshot) -> list[str]:
+    """The end-of-run summary, one line per fact."""
+    exchanges = snap.by("ptc_exchanges_total", "outcome")
+    callers = snap.by("ptc_tool_calls_total", "caller")
+    calls = sum(callers.values())
+    share = 100.0 * callers.get("programmatic", 0.0) / calls if calls else 0.0
+    tokens = snap.by("ptc_tokens_total", "gen_ai_token_type")
+    result_bytes = snap.by("ptc_tool_result_bytes_total", "caller")
+    duration = "gen_ai_client_operation_duration_seconds"
+    ttft = "gen_ai_client_operation_time_to_first_chunk_seconds"
+    lines = [
+        f"exchanges        {sum(exchanges.values()):.0f}  ({_fmt_counts(exchanges)})",
+        f"tool calls       {calls:.0f}  (programmatic {callers.get('programmatic', 0):.0f},"
+        f" direct {callers.get('direct', 0):.0f}; {share:.0f}% programmatic)",
+        f"by tool          {_fmt_counts(snap.by('ptc_tool_calls_total', 'gen_ai_tool_name'))}",
+        f"tool results     {result_bytes.get('programmatic', 0) / 1024:.1f} KiB kept in containers,"
+        f" {result_bytes.get('direct', 0) / 1024:.1f} KiB sent to the model",
+        "tokens           "
+        + ", ".join(
+            f"{kind} {tokens.get(kind, 0):.0f}"
+            for kind in ("input", "output", "cache_read", "cache_write")
+        ),
+        f"code executions  {_fmt_counts(snap.by('ptc_code_executions_total', 'outcome'))}",
+        f"containers       created {snap.total('ptc_containers_created_total'):.0f},"
+        f" reused {snap.total('ptc_container_reuses_total'):.0f},"
+        f" expired {snap.total('ptc_containers_expired_total'):.0f}",
+        "latency          "
+        + ", ".join(
+            f"p{int(q * 100)} {_fmt_seconds(snap.quantile(duration, q))}"
+            for q in (0.5, 0.95, 0.99)
+        ),
+        "first token      "
+        + ", ".join(
+            f"p{int(q * 100)} {_fmt_seconds(snap.quantile(ttft, q))}"
+            for q in (0.5, 0.95, 0.99)
+        ),
+        f"tool turnaround  p50 {_fmt_seconds(snap.quantile('ptc_tool_turnaround_seconds', 0.5))},"
+        f" p95 {_fmt_seconds(snap.quantile('ptc_tool_turnaround_seconds', 0.95))}",
+        f"errors           {_fmt_counts(snap.by('ptc_errors_total', 'error_type'))}",
+        f"retries          {snap.total('ptc_http_retries_total'):.0f}",
+        f"telemetry errors {snap.total('ptc_telemetry_errors_total'):.0f}",
+    ]
+    return lines
+
+
+def progress_line(elapsed: float, snap: Snapshot, running: int) -> str:
+    """One short progress line."""
+    exchanges = snap.total("ptc_exchanges_total")
+    callers = snap.by("ptc_tool_calls_total", "caller")
+    calls = sum(callers.values())
+    share = 100.0 * callers.get("programmatic", 0.0) / calls if calls else 0.0
+    errors = snap.total("ptc_errors_total")
+    return (
+        f"[{elapsed:5.1f}s] {exchanges:5.0f} exchanges  {calls:5.0f} tool calls"
+        f" ({share:3.0f}% programmatic)  {errors:3.0f} errors  {running:2d} tasks running"
+    )
+
+
+def ledger_check(snap: Snapshot, stats: Mapping[str, Any]) -> Iterable[str]:
+    """Compare observed tool calls with what the in-process emulator says it sent."""
+    sent = stats.get("tool_use_blocks", {})
+    sent_direct = sum(sent.get("direct", {}).values())
+    sent_prog = sum(
+        sum(tools.values()) for caller, tools in sent.items() if caller != "direct"
+    )
+    seen = snap.by("ptc_tool_calls_total", "caller")
+    agree = (
+        seen.get("direct", 0) == sent_direct
+        and seen.get("programmatic", 0) == sent_prog
+    )
+    yield (
+        f"ground truth     the emulator sent {sent_prog} programmatic and {sent_direct} direct"
+        f" tool calls: {'matches' if agree else 'DIFFERS FROM'} the metrics"
+    )
