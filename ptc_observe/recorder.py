@@ -369,8 +369,6 @@ class ExchangeRecorder:
                             api_error = parse_error(body)
                     elif status >= 400:
                         api_error = parse_error(body)
-                except WireError:
-                    pass
                 except Exception as exc:
                     hooks.telemetry_error("response_parse", exc)
 

@@ -242,6 +242,43 @@ class TestPipeline:
         assert records[0].exc_info is not None
         assert broken.calls == 5 and observer.telemetry_errors["sink"] == 5
 
+    def test_failing_container_listener(self, make_script: Any) -> None:
+        """A sink failing on on_container_ended is counted; the call goes on."""
+
+        class Listener(MemorySink):
+            def on_container_ended(self, ended: Any) -> None:
+                raise RuntimeError("listener down")
+
+        sink = Listener()
+        observer = bare(sink, limits=Limits(max_containers=1))
+        script = make_script(httpx2)
+        script.fixture("02_ptc_turn1_response.json")
+        script.fixture("05_ptc_multiple_calls_response.json")
+        call(observer, script)
+        call(observer, script)
+        assert len(sink.exchanges) == 2
+        assert dict(observer.telemetry_errors) == {"sink": 1}
+
+    def test_tracer_returning_nothing_is_ignored(self, make_script: Any) -> None:
+        """A tracer that returns no exchange leaves the exchange as it was."""
+
+        class Lazy(Tracer):
+            def trace(self, exchange: Exchange) -> Exchange:
+                return None  # type: ignore[return-value]
+
+        sink = MemorySink()
+        observer = bare(Lazy(), sink)
+        call(observer, make_script(httpx2).fixture("01_direct_tool_use.json"))
+        assert sink.last.outcome is Outcome.OK and sink.last.trace_id is None
+        assert dict(observer.telemetry_errors) == {}
+
+    def test_repr_and_limits(self) -> None:
+        """The observer shows its sinks and the limits in force."""
+        limits = Limits(max_containers=5)
+        observer = bare(MemorySink(), limits=limits)
+        assert repr(observer) == "<Observer sinks=[MemorySink]>"
+        assert observer.limits is limits and observer.redact is None
+
     def test_telemetry_errors_is_read_only(self) -> None:
         """telemetry_errors is a read-only view."""
         with pytest.raises(TypeError):

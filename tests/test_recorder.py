@@ -582,3 +582,80 @@ class TestLifecycle:
             "srvtoolu_9",
             True,
         )
+
+
+class TestContainedFailures:
+    """A bug in a parser is counted as a telemetry error and never reaches the caller."""
+
+    @staticmethod
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("parser bug")
+
+    @pytest.mark.parametrize(
+        ("target", "stage"),
+        [
+            pytest.param("parse_request", "request_parse", id="request"),
+            pytest.param("parse_message", "response_parse", id="message"),
+            pytest.param("parse_rate_limits", "response_parse", id="rate-limits"),
+        ],
+    )
+    def test_json_parsers(
+        self, target: str, stage: str, fixtures: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """parse_request / parse_message / parse_rate_limits failing: one error, one record."""
+        monkeypatch.setattr(f"ptc_observe.recorder.{target}", self.boom)
+        hooks = Hooks()
+        rec = recorder(hooks)
+        rec.on_headers(200, json_headers())
+        rec.on_chunk(fixtures.bytes("01_direct_tool_use.json"))
+        rec.on_end()
+        assert hooks.stages == [stage]
+        assert hooks.one.status_code == 200
+
+    @pytest.mark.parametrize("method", ["__init__", "feed", "close"])
+    def test_stream_accumulator(
+        self, method: str, fixtures: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The stream accumulator failing (it should not) is a stream_parse error."""
+        monkeypatch.setattr(
+            f"ptc_observe.recorder.StreamAccumulator.{method}", self.boom
+        )
+        hooks = Hooks()
+        rec = recorder(hooks)
+        rec.on_headers(200, SSE_HEADERS)
+        rec.on_chunk(fixtures.bytes("09_stream_plain_text.sse"))
+        rec.on_end()
+        assert hooks.stages == ["stream_parse"]
+        assert hooks.one.streamed and hooks.one.message is None
+
+    def test_no_request_body(self) -> None:
+        """Without a request body the request facts are minimal, and that is reported."""
+        hooks = Hooks()
+        rec = ExchangeRecorder(
+            hooks, None, "POST", "h", 8080, "/v1/messages", {}, sent=1.0, sent_unix_ns=0
+        )
+        rec.on_headers(200, json_headers())
+        rec.on_end()
+        assert hooks.stages == ["request_parse"]
+        assert (hooks.one.request.server_port, hooks.one.request.body_bytes) == (
+            8080,
+            0,
+        )
+
+    def test_corrupt_gzip_json(self) -> None:
+        """A JSON body that is not the gzip it claims: a decode error, no message."""
+        hooks = Hooks()
+        rec = recorder(hooks)
+        rec.on_headers(200, json_headers(**{"content-encoding": "gzip"}))
+        rec.on_chunk(b"plain text, not gzip")
+        rec.on_end()
+        assert hooks.stages == ["decode"]
+        assert hooks.one.outcome is Outcome.INCOMPLETE and hooks.one.message is None
+
+    def test_redirect_status_is_incomplete(self) -> None:
+        """A 3xx is neither a message nor an API error: incomplete."""
+        hooks = Hooks()
+        rec = recorder(hooks)
+        rec.on_headers(307, {"location": "/elsewhere"})
+        rec.on_end()
+        assert (hooks.one.outcome, hooks.one.error_type) == (Outcome.INCOMPLETE, None)

@@ -535,6 +535,61 @@ class TestLifecycle:
         ex = exchange_of(sink)
         assert ex.outcome is Outcome.INCOMPLETE and not ex.complete
 
+    @pytest.mark.parametrize("lib", LIBS)
+    def test_dropped_unread_response(
+        self,
+        mode: Any,
+        lib: ModuleType,
+        make_script: Any,
+        observer: Observer,
+        sink: MemorySink,
+    ) -> None:
+        """A streamed response dropped before any read finishes when it is collected."""
+        script = make_script(lib).fixture("09_stream_plain_text.sse")
+        transport = mode.observing(observer, script.transport())
+        request = lib.Request("POST", URL, json=BODY)
+        if mode.is_async:
+            response = mode.run(transport.handle_async_request, request)
+        else:
+            response = transport.handle_request(request)
+        assert sink.exchanges == []
+        del response
+        gc.collect()
+        ex = exchange_of(sink)
+        assert ex.outcome is Outcome.CLOSED_EARLY and ex.response_bytes == 0
+
+    @pytest.mark.parametrize("lib", LIBS)
+    def test_streamed_request_body(
+        self,
+        mode: Any,
+        lib: ModuleType,
+        make_script: Any,
+        observer: Observer,
+        sink: MemorySink,
+    ) -> None:
+        """A request body given as an iterator is read once; the inner gets the same bytes."""
+        script = make_script(lib).fixture("01_direct_tool_use.json")
+        transport = mode.observing(observer, script.transport())
+        payload = json.dumps(BODY).encode()
+        parts = [payload[:10], payload[10:]]
+        if mode.is_async:
+
+            async def agen() -> Any:
+                for part in parts:
+                    yield part
+
+            request = lib.Request("POST", URL, content=agen())
+            response = mode.run(transport.handle_async_request, request)
+            mode.run(response.aread)
+        else:
+            request = lib.Request("POST", URL, content=iter(parts))
+            response = transport.handle_request(request)
+            response.read()
+        assert script.requests[0].content == payload
+        ex = exchange_of(sink)
+        assert ex.request.model == "claude-sonnet-4-6"
+        assert ex.request.body_bytes == len(payload)
+
 
 class TestConstruction:
     def test_default_inner_is_httpx2(self, observer: Observer) -> None:
