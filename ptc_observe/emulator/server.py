@@ -29,8 +29,10 @@ except ImportError as exc:  # pragma: no cover - h11 comes with httpx's httpcore
     raise ImportError("the emulator's HTTP server needs h11: pip install h11") from exc
 
 from .core import Emulator
+from .errors import error_body
 from .faults import Latency
 from .responses import EmulatorResponse
+from .tokens import compact_json
 
 _READ_SIZE = 65536
 
@@ -165,17 +167,22 @@ class EmulatorServer:
         try:
             await self._connection(reader, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.CancelledError):
-            pass  # the client went away, sent garbage, or the server is stopping
+            writer.transport.abort()  # the client went away or the server is stopping
         finally:
             self._connections.discard(task)
-            writer.transport.abort()
+            if not writer.is_closing():
+                writer.close()  # flushes what is buffered, then closes
 
     async def _connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         conn = h11.Connection(h11.SERVER)
         while True:
-            request = await _read_request(conn, reader)
+            try:
+                request = await _read_request(conn, reader)
+            except h11.RemoteProtocolError as exc:
+                await _send_bad_request(conn, writer, exc)
+                return
             if request is None:
                 return
             method, target, headers, body = request
@@ -183,7 +190,6 @@ class EmulatorServer:
             if not await _send(conn, writer, answer):
                 return
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                writer.close()
                 return
             conn.start_next_cycle()
 
@@ -248,6 +254,34 @@ async def _send(
     writer.write(conn.send(h11.EndOfMessage()) or b"")
     await writer.drain()
     return True
+
+
+async def _send_bad_request(
+    conn: h11.Connection, writer: asyncio.StreamWriter, exc: h11.RemoteProtocolError
+) -> None:
+    """Answer a request h11 could not parse with a 400 in the API's shape, if still possible."""
+    if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        return
+    body = compact_json(
+        error_body("invalid_request_error", f"Malformed HTTP request: {exc}", None)
+    )
+    headers = [
+        ("content-type", "application/json"),
+        ("content-length", str(len(body))),
+        ("connection", "close"),
+    ]
+    try:
+        writer.write(
+            conn.send(
+                h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+            )
+            or b""
+        )
+        writer.write(conn.send(h11.Data(data=body.encode())) or b"")
+        writer.write(conn.send(h11.EndOfMessage()) or b"")
+        await writer.drain()
+    except h11.LocalProtocolError:
+        pass  # h11 refuses to answer this client (e.g. an unusable HTTP version)
 
 
 def build_parser() -> argparse.ArgumentParser:

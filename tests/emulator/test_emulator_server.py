@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,29 @@ class TestHttp:
             assert client.post("/_emulator/reset").json() == {"ok": True}
             assert client.get("/_emulator/stats").json()["requests"] == 0
 
+    @pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+    def test_connection_close_gets_the_whole_stream(
+        self, server: EmulatorServer, version: str
+    ) -> None:
+        """A client that asks to close (or speaks HTTP/1.0) still gets the complete stream."""
+        body = json.dumps({**BODY, "stream": True}).encode()
+        head = f"POST /v1/messages {version}\r\nhost: x\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\n"
+        raw = _exchange(
+            server,
+            head.encode()
+            + b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+            + body,
+        )
+        assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b'event: message_stop\ndata: {"type":"message_stop"}\n\n' in raw
+
+    def test_garbage_gets_a_400(self, server: EmulatorServer) -> None:
+        """Bytes that are not HTTP get a 400 in the API's error shape, then the connection closes."""
+        raw = _exchange(server, b"GARBAGE\r\n\r\n")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 Bad Request")
+        assert json.loads(body)["error"]["type"] == "invalid_request_error"
+
     def test_529_reason_phrase(self, server: EmulatorServer) -> None:
         """Status 529 goes out with the reason phrase "Overloaded"."""
         with httpx.Client(base_url=server.url) as client:
@@ -76,6 +100,16 @@ class TestHttp:
             server.start()
         server.stop()
         server.stop()
+
+
+def _exchange(server: EmulatorServer, request: bytes) -> bytes:
+    """Send raw bytes, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class TestCli:
