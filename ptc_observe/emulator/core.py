@@ -106,7 +106,7 @@ class Emulator:
         rate_limits: limits reported in headers (and enforced if asked).
         cache_min_tokens: shortest cacheable prompt prefix.
         organization_id: value of ``anthropic-organization-id``.
-        log_size: how many :class:`RequestRecord` to keep.
+        log_size: how many :class:`RequestRecord` to keep (each holds the parsed body).
     """
 
     def __init__(
@@ -127,7 +127,7 @@ class Emulator:
         rate_limits: RateLimits = _DEFAULT_LIMITS,
         cache_min_tokens: int = DEFAULT_CACHE_MIN_TOKENS,
         organization_id: str = DEFAULT_ORGANIZATION_ID,
-        log_size: int = 10_000,
+        log_size: int = 1000,
     ) -> None:
         _check_choice(
             "expired_container_error",
@@ -382,9 +382,7 @@ class Emulator:
         ]
 
     def _error_headers(self, status: int) -> list[tuple[str, str]]:
-        if status in (400, 404, 413):
-            return [("anthropic-organization-id", self.organization_id)]
-        if status == 429:
+        if status in (400, 404, 413, 429):  # a 429 adds its own rate-limit headers
             return [("anthropic-organization-id", self.organization_id)]
         return []  # 401, 500 and 529 carry only request-id and content-type
 

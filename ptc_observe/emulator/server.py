@@ -70,6 +70,8 @@ class EmulatorServer:
         backlog: int = 1024,
         **emulator_kwargs: Any,
     ) -> None:
+        if emulator is not None and emulator_kwargs:
+            raise TypeError("pass either an Emulator or Emulator arguments, not both")
         self.emulator = (
             emulator if emulator is not None else Emulator(**emulator_kwargs)
         )
