@@ -486,6 +486,28 @@ class TestRobustness:
         acc.close()
         assert acc.anomalies == 2 and acc.complete and acc.output_chunks == 1
 
+    def test_failing_clock_is_counted_not_raised(self) -> None:
+        """Even a clock that raises cannot break the caller's stream."""
+
+        def clock() -> float:
+            raise RuntimeError("clock broke")
+
+        acc = StreamAccumulator(clock=clock)
+        acc.feed(START + TEXT0)
+        assert acc.anomalies == 1 and acc.first_token_at is None
+
+    def test_extra_blank_lines_at_a_chunk_end(self) -> None:
+        """A chunk ending in three line feeds leaves no pending bytes."""
+        acc = run(
+            [START + b"\n", TEXT0 + b"\n", text(0, "a") + b"\n" + MSTOP + b"\n\n"]
+        )
+        assert (
+            acc.events == 4
+            and acc.complete
+            and not acc.truncated
+            and acc.anomalies == 0
+        )
+
     def test_bytes_like_chunks_are_accepted(self) -> None:
         """bytearray and memoryview chunks work like bytes."""
         body = read("09_stream_plain_text.sse")
@@ -679,6 +701,27 @@ class TestBounds:
         )
         if capture:
             assert acc.message is not None and acc.message.text == "ab"
+
+    @pytest.mark.parametrize(
+        "chunks",
+        [
+            pytest.param([b"\n", b"data: 1234", b"\n\n"], id="leading-blank-line"),
+            pytest.param([b"data: 1234\n", b"\n"], id="trailing-line-feed"),
+        ],
+    )
+    def test_bytes_outside_the_event_do_not_count(self, chunks: list[bytes]) -> None:
+        """A pending event at the bound is kept when blank lines make the buffer longer."""
+        acc = run(chunks, max_event_bytes=10)
+        assert (acc.events, acc.anomalies) == (1, 0)
+        assert decode(chunks, max_event_bytes=10)[0][0].data == "1234"
+
+    def test_dropped_event_ending_across_chunks(self) -> None:
+        """A dropped event whose blank line straddles two chunks ends there."""
+        chunks = [b"data: 123456789012\n", b"\ndata: ok\n\n"]
+        acc = run(chunks, max_event_bytes=10)
+        assert (acc.events, acc.anomalies) == (1, 1)
+        events, decoder = decode(chunks, max_event_bytes=10)
+        assert [e.data for e in events] == ["ok"] and decoder.dropped == 1
 
     def test_endless_line_keeps_memory_flat(self) -> None:
         """A line that never ends is dropped once past the bound, not buffered."""

@@ -486,6 +486,12 @@ class TestParseEvent:
         with pytest.raises(WireError):
             parse_event(name, data)
 
+    def test_errors_without_details_are_named_by_class(self) -> None:
+        """The summary of a non-validation failure is its class name."""
+        from ptc_observe.wire.messages import _summary
+
+        assert _summary(RecursionError("deep")) == "RecursionError"
+
     def test_message_start_of_a_fixture(self) -> None:
         """The first event of fixture 08 parses into the message skeleton."""
         line = read("08_stream_ptc_turn1.sse").split(b"\n")[1]

@@ -141,7 +141,7 @@ def framer_events(
 
 
 @given(synthetic())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_framer_agrees_with_the_spec_decoder(case: tuple[list[bytes], int]) -> None:
     """The fast framer finds exactly the spec decoder's events, drops and end state."""
     chunks, bound = case
@@ -154,7 +154,7 @@ def test_framer_agrees_with_the_spec_decoder(case: tuple[list[bytes], int]) -> N
 
 
 @given(synthetic())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_accumulator_agrees_on_synthetic_streams(case: tuple[list[bytes], int]) -> None:
     """Counts, drops, first token and message agree with the reference on odd streams."""
     chunks, bound = case
