@@ -23,6 +23,9 @@ DEFAULT_TTL = 300.0
 DEFAULT_MAX_AGE = 30 * 24 * 3600.0
 """Hard limit in seconds from creation (30 days)."""
 
+MAX_REMEMBERED = 100_000
+"""Containers kept before expired ones are forgotten."""
+
 DEFAULT_TOOL_RESULT_TIMEOUT = 270.0
 """Seconds a paused programmatic call waits before the code sees ``TimeoutError``."""
 
@@ -118,9 +121,19 @@ class ContainerStore:
         )
 
     def add(self, container: Container) -> None:
-        """Store a container made by :meth:`new`."""
+        """Store a container made by :meth:`new`.
+
+        Expired containers are remembered (a request naming one gets the expiry
+        error, not 404) until more than :data:`MAX_REMEMBERED` are stored; then
+        the expired ones are forgotten, so long benchmark runs stay bounded.
+        """
         with self._lock:
             self._containers[container.id] = container
+            if len(self._containers) > MAX_REMEMBERED:
+                now = self._clock()
+                self._containers = {
+                    k: c for k, c in self._containers.items() if not c.is_expired(now)
+                }
 
     def lookup(self, container_id: str) -> Container:
         """Return the live container ``container_id``.

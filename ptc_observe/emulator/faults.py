@@ -156,6 +156,8 @@ class FaultInjector:
                     continue
                 if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue
+                if len(self._used) >= 100_000:
+                    self._used.clear()  # bounded memory; only very long runs with many keys lose counts
                 self._used[(rule, key)] += 1
                 return rule
         return None

@@ -231,3 +231,21 @@ def test_slow_tool_result_times_out_in_the_code(clock: ManualClock) -> None:
     assert result.content.return_code == 0
     assert "West: timed out" in final.content[1].text
     assert emulator.stats()["code_results"] == {"timeout": 1}
+
+
+def test_expired_containers_are_forgotten_past_the_cap(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    """Expired containers answer "expired" until the store is over its cap; then they are dropped."""
+    from ptc_observe.emulator import containers
+
+    monkeypatch.setattr(containers, "MAX_REMEMBERED", 3)
+    emulator = Emulator(seed=1, clock=clock)
+    client = client_for(emulator)
+    old = [first_turn(client)[0].container.id for _ in range(3)]
+    clock.advance(301)
+    fresh = first_turn(client)[0].container.id  # the fourth one trims the expired three
+    assert emulator.containers.get(fresh) is not None
+    assert all(emulator.containers.get(c) is None for c in old)
+    with pytest.raises(anthropic.NotFoundError):
+        first_turn(client, container=old[0])
