@@ -250,20 +250,25 @@ class Correlator:
         pending = self._pending
         deadline = now + self.limits.pending_ttl_seconds
         asked_at = ex.timings.finished
+        asked_by = ex.id
         for block in ex.message.content:
-            if not isinstance(block, ToolUseBlock):
+            if type(block) is not ToolUseBlock and not isinstance(block, ToolUseBlock):
                 continue
+            call_id = block.id
             caller = block.caller
-            programmatic = caller is not None and caller.is_programmatic
-            pending[block.id] = _Pending(
-                block.name,
-                caller.type if caller is not None else "direct",
-                caller.tool_id if programmatic and caller is not None else None,
-                asked_at,
-                ex.id,
-                deadline,
-            )
-            pending.move_to_end(block.id)
+            if caller is None:
+                entry = _Pending(
+                    block.name, "direct", None, asked_at, asked_by, deadline
+                )
+            else:
+                tool_id = caller.tool_id if caller.is_programmatic else None
+                entry = _Pending(
+                    block.name, caller.type, tool_id, asked_at, asked_by, deadline
+                )
+            # A repeated id moves to the end (newest); a new one is appended there anyway.
+            if call_id in pending:
+                del pending[call_id]
+            pending[call_id] = entry
         excess = len(pending) - self.limits.max_pending_tool_calls
         while excess > 0:
             pending.popitem(last=False)

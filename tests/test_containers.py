@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from sinks.factory import (
@@ -363,18 +364,22 @@ def test_concurrent_correlation_is_consistent(f):
 
 @pytest.mark.slow
 def test_state_stays_bounded_under_a_million_distinct_ids():
-    """1,000,000 distinct ids (500,000 exchanges, each naming a new container and asking for
-    a new tool call): the state stays at its caps and every container beyond them is evicted."""
+    """1,000,000 distinct ids (200,000 exchanges, each naming a new container and asking for
+    four new tool calls): the state stays at its caps and every container beyond them is evicted."""
     limits = Limits(max_containers=1_000, max_pending_tool_calls=5_000)
     clock = [WALL_START]
     c = Correlator(limits, clock=lambda: clock[0])
     evicted = [0]
     c.add_listener(lambda e: evicted.__setitem__(0, evicted[0] + 1))
-    # Fast path: one exchange whose ids are rewritten in place through the slot descriptors
-    # (building 500,000 frozen records would cost more than correlating them).
-    block = ToolUseBlock.model_construct(id="", name="q", input={}, caller=None)
+    # Fast path: one exchange whose ids are rewritten in place (its blocks' dicts and the
+    # records' slot descriptors): building 200,000 frozen records would cost more than
+    # correlating them.
+    blocks: list[Any] = [
+        ToolUseBlock.model_construct(id="", name="q", input={}, caller=None)
+        for _ in range(4)
+    ]
     message = Message.model_construct(
-        content=[block], stop_reason="tool_use", usage=Usage()
+        content=blocks, stop_reason="tool_use", usage=Usage()
     )
     request = RequestFacts("POST", "/v1/messages", "api.anthropic.com", 443)
     timings = Timings(sent=0.0, finished=0.5, sent_unix_ns=int(WALL_START * 1e9))
@@ -389,19 +394,24 @@ def test_state_stays_bounded_under_a_million_distinct_ids():
     )
     set_container = getattr(RequestFacts, "container_id").__set__  # noqa: B009 - slot descriptor
     set_sent_ns = getattr(Timings, "sent_unix_ns").__set__  # noqa: B009 - slot descriptor
-    block_fields = block.__dict__
+    fields = [b.__dict__ for b in blocks]
+    ids: set[str] = set()
     peak = dict.fromkeys(c.state_sizes(), 0)
     start = time.perf_counter()
-    for i in range(500_000):
-        block_fields["id"] = f"toolu_{i}"
+    for i in range(200_000):
+        for n, f in enumerate(fields):
+            f["id"] = f"toolu_{i}_{n}"
         set_container(request, f"container_{i}")
         set_sent_ns(timings, int(clock[0] * 1e9))
         c.correlate(ex)
-        clock[0] += 0.002
-        if i % 25_000 == 0:
+        clock[0] += 0.005
+        if i % 10_000 == 0:
             for k, v in c.state_sizes().items():
                 peak[k] = max(peak[k], v)
     elapsed = time.perf_counter() - start
+    ids.update(f"container_{i}" for i in range(200_000))
+    ids.update(f"toolu_{i}_{n}" for i in range(200_000) for n in range(4))
+    assert len(ids) == 1_000_000
     sizes = c.state_sizes()
     assert sizes == {
         "containers": 1_000,
@@ -409,5 +419,5 @@ def test_state_stays_bounded_under_a_million_distinct_ids():
         "pending_tool_calls": 5_000,
     }
     assert peak == sizes
-    assert evicted[0] == 499_000  # every container but the last 1,000 left by eviction
-    print(f"500,000 correlations (1,000,000 distinct ids) in {elapsed:.1f} s")
+    assert evicted[0] == 199_000  # every container but the last 1,000 left by eviction
+    print(f"200,000 correlations (1,000,000 distinct ids) in {elapsed:.1f} s")

@@ -22,7 +22,6 @@ covering the time between the asking response and the answering request.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -36,6 +35,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanK
 from opentelemetry.trace.status import Status, StatusCode
 
 from .._version import __version__
+from ..containers import evolve
 from ..events import Exchange, Outcome, ToolTurnaround
 from ..models import CodeExecutionToolResultBlock, ToolUseBlock
 from . import _content as content, _semconv as sc
@@ -150,9 +150,7 @@ class OTelSink:
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
         if span_ctx.is_valid and span_ctx.trace_flags.sampled:
-            return dataclasses.replace(
-                ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id
-            )
+            return evolve(ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id)
         return ex
 
     # --- spans ---
@@ -169,11 +167,20 @@ class OTelSink:
         if attempt:
             name = f"{req.method} {req.path}"
             attrs = _http_attributes(ex)
+            attrs.update(_http_response_attributes(ex))
         else:
             model = ex.model
             name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
             attrs = _start_attributes(ex)
+            attrs.update(_response_attributes(ex, self.latest_semconv))
+        ptc = _ptc_attributes(ex)
+        attrs.update(ptc)
+        status = _status(ex)
+        if status is not None:
+            attrs[sc.ERROR_TYPE] = status[0]
         timings = ex.timings
+        # The exchange is over when we get it, so the span is made whole: every attribute
+        # at start (one pass through the SDK's attribute checks; samplers see them all).
         span = self._tracer.start_span(
             name,
             context=parent_ctx,
@@ -182,17 +189,12 @@ class OTelSink:
             links=links,
             start_time=timings.sent_unix_ns,
         )
-        ptc = _ptc_attributes(ex)
         if span.is_recording():
-            if not attempt:
-                span.set_attributes(_response_attributes(ex, self.latest_semconv))
-            else:
-                span.set_attributes(_http_response_attributes(ex))
-            span.set_attributes(ptc)
             self._events(span, ex)
             if self.capture.enabled:
                 self._content(span, ex)
-            _set_status(span, ex)
+            if status is not None:
+                span.set_status(Status(StatusCode.ERROR, status[1]))
         span.end(end_time=timings.unix_ns(timings.finished))
         if sdk_span is not None and sdk_span.is_recording():
             sdk_span.set_attributes({**_sdk_usage(ex), **ptc})
@@ -477,15 +479,18 @@ def _ptc_attributes(ex: Exchange) -> dict[str, Any]:
     return attrs
 
 
-def _set_status(span: Span, ex: Exchange) -> None:
+def _status(ex: Exchange) -> tuple[str, str | None] | None:
+    """``(error.type, status description)`` of a failed exchange, else ``None``.
+
+    OK and CLOSED_EARLY leave the status unset (closing early is the caller's choice);
+    ``ptc.stream.complete`` / ``ptc.outcome`` say what happened.
+    """
     outcome = ex.outcome
     if outcome is Outcome.ERROR:
-        span.set_attribute(sc.ERROR_TYPE, ex.error_type or sc.ERROR_TYPE_OTHER)
-        span.set_status(Status(StatusCode.ERROR, ex.error_message))
-    elif outcome is Outcome.INCOMPLETE:
-        span.set_attribute(sc.ERROR_TYPE, ex.error_type or sc.ERROR_TYPE_INCOMPLETE)
-        span.set_status(
-            Status(StatusCode.ERROR, "the stream ended before message_stop")
+        return ex.error_type or sc.ERROR_TYPE_OTHER, ex.error_message
+    if outcome is Outcome.INCOMPLETE:
+        return (
+            ex.error_type or sc.ERROR_TYPE_INCOMPLETE,
+            "the stream ended before message_stop",
         )
-    # OK and CLOSED_EARLY leave the status unset (closing early is the caller's choice);
-    # ptc.stream.complete / ptc.outcome say what happened.
+    return None
