@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from anthropic.types import Message
 
 from ptc_observe.emulator import (
     Emulator,
@@ -380,3 +381,97 @@ def test_scenario_header_selects_by_name() -> None:
     assert message["content"][0]["text"] == scenario.phases[0].text
     status, _, data = post(emulator, **{"x-emulator-scenario": "nope"})(body)
     assert status == 400 and b"unknown scenario" in data
+
+
+class TestCodeFailures:
+    TOOLS = [
+        {
+            "name": "probe",
+            "description": "d",
+            "input_schema": {"type": "object"},
+            "allowed_callers": ["code_execution_20260120"],
+        },
+    ]
+
+    def play(
+        self, phase: dict[str, Any], *, fail_first: bool = False
+    ) -> list[dict[str, Any]]:
+        data = {
+            "name": "probe",
+            "prompt": "probe it",
+            "tools": self.TOOLS,
+            "phases": [phase],
+        }
+        scenario = Scenario.from_dict(data)
+        emulator = Emulator(
+            seed=1, clock=ManualClock(), scenarios=[scenario], builtin_scenarios=False
+        )
+        tools = scenario.tool_definitions()
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "probe it"}]
+        out, container = [], None
+        for _ in range(5):
+            body = {
+                "model": MODEL,
+                "max_tokens": 500,
+                "tools": tools,
+                "messages": messages,
+                **({"container": container} if container else {}),
+            }
+            message = json.loads(post(emulator)(body)[2])
+            Message.model_validate(message)  # the SDK's types accept it
+            out.append(message)
+            container = (message.get("container") or {}).get("id", container)
+            if message["stop_reason"] != "tool_use":
+                return out
+            results = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": b["id"],
+                    "content": "boom" if fail_first else "42",
+                    **({"is_error": True} if fail_first else {}),
+                }
+                for b in message["content"]
+                if b["type"] == "tool_use"
+            ]
+            fail_first = False
+            messages = [
+                *messages,
+                {"role": "assistant", "content": message["content"]},
+                {"role": "user", "content": results},
+            ]
+        raise AssertionError("loop did not end")
+
+    def test_code_error(self) -> None:
+        """code_error ends the run with a code_execution_tool_result_error the SDK parses."""
+        out = self.play(
+            {
+                "kind": "code",
+                "code_error": "execution_time_exceeded",
+                "calls": [{"tool": "probe", "input": {"n": 1}}],
+            }
+        )
+        result = out[-1]["content"][0]
+        assert result["content"] == {
+            "type": "code_execution_tool_result_error",
+            "error_code": "execution_time_exceeded",
+        }
+        assert out[-1]["stop_reason"] == "end_turn"
+
+    def test_continue_after_a_tool_error(self) -> None:
+        """With on_tool_error continue (the default) the code prints the error and makes the next call."""
+        out = self.play(
+            {
+                "kind": "code",
+                "calls": [
+                    {"tool": "probe", "input": {"n": 1}, "label": "one"},
+                    {"tool": "probe", "input": {"n": 2}, "label": "two"},
+                ],
+            },
+            fail_first=True,
+        )
+        assert len(out) == 3
+        result = out[-1]["content"][0]["content"]
+        assert (
+            result["stdout"] == "one: error: boom\ntwo: 42\n"
+            and result["return_code"] == 0
+        )
