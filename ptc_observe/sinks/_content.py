@@ -94,6 +94,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def to_json(value: Any, limit: int) -> str:
+    """``value`` as JSON (strings as they are), truncated to ``limit`` characters."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return _clip(text, limit)
 

@@ -58,9 +58,11 @@ class _ActiveContainersCollector:
         self.correlators: weakref.WeakSet[Correlator] = weakref.WeakSet()
 
     def describe(self) -> Iterable[Metric]:
+        """The family this collector yields (so registering it does not collect)."""
         yield GaugeMetricFamily(sc.P_CONTAINERS_ACTIVE, _ACTIVE_HELP)
 
     def collect(self) -> Iterable[Metric]:
+        """The gauge, summed over the bound correlators (sweeps them first)."""
         total = sum(c.active_containers() for c in list(self.correlators))
         yield GaugeMetricFamily(sc.P_CONTAINERS_ACTIVE, _ACTIVE_HELP, value=total)
 

@@ -1,0 +1,175 @@
+"""Span attributes of an exchange, built as plain dicts (one pass through the SDK).
+
+Split from :mod:`ptc_observe.sinks.otel`; every name comes from ``_semconv``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..events import Exchange, Outcome
+from ..models import ToolUseBlock
+from . import _semconv as sc
+
+__all__ = [
+    "http_attributes",
+    "http_response_attributes",
+    "ptc_attributes",
+    "response_attributes",
+    "sdk_usage",
+    "start_attributes",
+    "status",
+]
+
+
+def _server(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
+    req = ex.request
+    if req.server_address:
+        attrs[sc.SERVER_ADDRESS] = req.server_address
+    if req.server_port is not None and req.server_port != 443:
+        attrs[sc.SERVER_PORT] = req.server_port
+    return attrs
+
+
+def start_attributes(ex: Exchange) -> dict[str, Any]:
+    """What a sampler sees: operation, provider, model, server, request parameters."""
+    req = ex.request
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+        sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
+    }
+    model = ex.model
+    if model:
+        attrs[sc.GEN_AI_REQUEST_MODEL] = model
+    _server(ex, attrs)
+    if req.stream:
+        attrs[sc.GEN_AI_REQUEST_STREAM] = True
+    for key, value in (
+        (sc.GEN_AI_REQUEST_MAX_TOKENS, req.max_tokens),
+        (sc.GEN_AI_REQUEST_TEMPERATURE, req.temperature),
+        (sc.GEN_AI_REQUEST_TOP_P, req.top_p),
+        (sc.GEN_AI_REQUEST_TOP_K, req.top_k),
+    ):
+        if value is not None:
+            attrs[key] = value
+    if req.stop_sequences:
+        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = list(req.stop_sequences)
+    return attrs
+
+
+def response_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
+    """Attributes known at the end: HTTP status, request id, response id/model, finish reason, usage."""
+    attrs: dict[str, Any] = http_response_attributes(ex)
+    message = ex.message
+    if message is not None:
+        if message.id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = message.id
+        if message.model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = message.model
+        if message.stop_reason:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [message.stop_reason]
+        usage = message.usage
+        if usage.input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
+        if usage.output_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+        if usage.cache_read_input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = (
+                usage.cache_read_input_tokens
+            )
+        if usage.cache_creation_input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = (
+                usage.cache_creation_input_tokens
+            )
+            if latest:
+                attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = (
+                    usage.cache_creation_input_tokens
+                )
+    ttfc = ex.timings.time_to_first_token
+    if ex.streamed and ttfc is not None:
+        attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+    return attrs
+
+
+def sdk_usage(ex: Exchange) -> dict[str, Any]:
+    """Token counts for the SDK's span, from a complete response.
+
+    The SDK records usage on its span itself, but leaves ``output_tokens`` out of a stream
+    without ``message_delta`` (PTC continuations arrive whole in ``message_start``). It sets
+    its own values after ours, so where it has them they win; usage stays on one span.
+    """
+    message = ex.message
+    if message is None or not ex.complete:
+        return {}
+    usage = message.usage
+    attrs: dict[str, Any] = {}
+    if usage.input_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
+    if usage.output_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    return attrs
+
+
+def http_attributes(ex: Exchange) -> dict[str, Any]:
+    """Start attributes of an attempt span: HTTP only, no ``gen_ai.*``."""
+    req = ex.request
+    attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: req.method, sc.URL_PATH: req.path}
+    _server(ex, attrs)
+    if req.retry_count:
+        attrs[sc.HTTP_REQUEST_RESEND_COUNT] = req.retry_count
+    return attrs
+
+
+def http_response_attributes(ex: Exchange) -> dict[str, Any]:
+    """``http.response.status_code`` and ``anthropic.request.id`` when a response arrived."""
+    attrs: dict[str, Any] = {}
+    if ex.status_code is not None:
+        attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
+    if ex.request_id:
+        attrs[sc.ANTHROPIC_REQUEST_ID] = ex.request_id
+    return attrs
+
+
+def ptc_attributes(ex: Exchange) -> dict[str, Any]:
+    """Our own facts: outcome, tool calls by caller, container, stream completeness."""
+    attrs: dict[str, Any] = {sc.PTC_OUTCOME: ex.outcome.value}
+    message = ex.message
+    if message is not None:
+        direct = programmatic = 0
+        for block in message.content:
+            if isinstance(block, ToolUseBlock):
+                caller = block.caller
+                if caller is not None and caller.is_programmatic:
+                    programmatic += 1
+                else:
+                    direct += 1
+        attrs[sc.PTC_TOOL_CALLS_DIRECT] = direct
+        attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
+    sighting = ex.container
+    if sighting is not None:
+        attrs[sc.PTC_CONTAINER_ID] = sighting.id
+        if sighting.expires_at is not None:
+            attrs[sc.PTC_CONTAINER_EXPIRES_AT] = sighting.expires_at.isoformat()
+        attrs[sc.PTC_CONTAINER_REUSED] = sighting.reused
+        if sighting.expired:
+            attrs[sc.PTC_CONTAINER_EXPIRED] = True
+    if ex.streamed:
+        attrs[sc.PTC_STREAM_COMPLETE] = ex.complete
+    return attrs
+
+
+def status(ex: Exchange) -> tuple[str, str | None] | None:
+    """``(error.type, status description)`` of a failed exchange, else ``None``.
+
+    OK and CLOSED_EARLY leave the status unset (closing early is the caller's choice);
+    ``ptc.stream.complete`` / ``ptc.outcome`` say what happened.
+    """
+    outcome = ex.outcome
+    if outcome is Outcome.ERROR:
+        return ex.error_type or sc.ERROR_TYPE_OTHER, ex.error_message
+    if outcome is Outcome.INCOMPLETE:
+        return (
+            ex.error_type or sc.ERROR_TYPE_INCOMPLETE,
+            "the stream ended before message_stop",
+        )
+    return None
