@@ -45,6 +45,8 @@ _ids = itertools.count(1)
 next_exchange_id: Callable[[], int] = _ids.__next__
 """The next process-unique exchange id."""
 
+_STREAM_ANOMALY = WireError("a malformed, oversized or out-of-place SSE event")
+
 OTHER_ERROR = "_OTHER"
 """``error.type`` when nothing better is known (the semantic conventions' fallback)."""
 
@@ -228,6 +230,13 @@ class ExchangeRecorder:
     def on_end(self) -> None:
         """The client read the body to its end: finish the exchange."""
         self._ended = True
+        acc, decoder = self._sse, self._decoder
+        if acc is not None and decoder is not None:
+            # The decoder may hold the last bytes (a deflate body shorter than its header).
+            try:
+                acc.feed(decoder.flush())
+            except Exception as exc:
+                self._stream_failed(exc)
         self._finish()
 
     def on_close(self) -> None:
@@ -353,8 +362,13 @@ class ExchangeRecorder:
                 first_token = acc.first_token_at
                 sse_events = acc.events
                 output_chunks = acc.output_chunks
+                anomalies = acc.anomalies
             except Exception as exc:
                 hooks.telemetry_error("stream_parse", exc)
+            else:
+                # Malformed, oversized or out-of-place events: each one is counted.
+                for _ in range(anomalies):
+                    hooks.telemetry_error("stream_parse", _STREAM_ANOMALY)
         elif status is not None and not self._streamed:
             body = self._json_body()
             if body is not None:

@@ -1,0 +1,1 @@
+"""Reliability and security suites: faults, concurrency, bounded state, secrets, health."""
