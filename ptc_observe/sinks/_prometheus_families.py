@@ -308,6 +308,8 @@ class Families:
         self._server_tools: dict[str, Any] = {}
         self._ratelimits: dict[str, tuple[Any, Any]] = {}
         self._ttfc: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self.ratelimit_last: dict[str, tuple[int | None, int | None]] = {}
+        """(remaining, limit) last written per admitted resource."""
 
     # --- cached children (keys: bounded label values, or raw values only once admitted) ---
 

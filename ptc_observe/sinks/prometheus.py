@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ..containers import Correlator, Limits
-from ..events import ContainerEnded, Exchange, Outcome
+from ..events import ContainerEnded, Exchange, Outcome, RateLimit
 from ..models import CodeExecutionToolResultBlock, ServerToolUseBlock, ToolUseBlock
 from . import _semconv as sc
 from ._prometheus_families import Bundle, Families
@@ -199,12 +199,25 @@ class PrometheusSink:
                     children.execute_tool[t.is_error].observe(t.seconds, exemplar)
         if ex.container is not None:
             self._record_container(ex.container, exemplar)
-        for limit in ex.rate_limits:
+        if ex.rate_limits:
+            self._record_rate_limits(ex.rate_limits)
+
+    def _record_rate_limits(self, limits: tuple[RateLimit, ...]) -> None:
+        f = self._f
+        last = f.ratelimit_last
+        for limit in limits:
+            values = (limit.remaining, limit.limit)
+            # Every response repeats the headers; an unchanged value needs no gauge update
+            # (in multiprocess "mostrecent" mode the write time matters, so always write).
+            if not self.multiprocess and last.get(limit.resource) == values:
+                continue
             rate = f.ratelimit_children(limit.resource)
             if limit.remaining is not None:
                 rate[0].set(limit.remaining)
             if limit.limit is not None:
                 rate[1].set(limit.limit)
+            if limit.resource in f.resources:
+                last[limit.resource] = values
 
     def _record_usage(
         self, b: Bundle, errors: Any, usage: Any, exemplar: dict[str, str] | None

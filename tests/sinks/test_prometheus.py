@@ -15,7 +15,7 @@ from prometheus_client.openmetrics.exposition import (
 )
 
 from ptc_observe.containers import Correlator, Limits
-from ptc_observe.events import Exchange, Outcome
+from ptc_observe.events import Exchange, Outcome, RateLimit
 from ptc_observe.sinks.prometheus import PrometheusSink
 
 from .factory import MODEL, PTC_TOOLS, RATE_LIMITS, ExchangeFactory, result
@@ -282,6 +282,28 @@ class TestFixtures:
         assert value(r, "ptc_ratelimit_limit", resource="input_tokens") == 2000000
         assert value(r, "ptc_ratelimit_remaining", resource="requests") == 3999
         assert value(r, "ptc_ratelimit_limit", resource="tokens") == 2400000
+
+    def test_rate_limit_gauges_follow_the_latest_response(
+        self, prom_registry, prom_sink, factory
+    ):
+        """Each response's headers overwrite the gauges; repeats leave them as they are."""
+        first = (RateLimit("requests", 4000, 3999, None),)
+        later = (
+            RateLimit("requests", 4000, 3998, None),
+            RateLimit("tokens", None, 5, None),
+        )
+        for limits in (first, first, later, later):
+            prom_sink.on_exchange(
+                factory.make("01_direct_tool_use.json", rate_limits=limits)
+            )
+        assert (
+            value(prom_registry, "ptc_ratelimit_remaining", resource="requests") == 3998
+        )
+        assert value(prom_registry, "ptc_ratelimit_limit", resource="requests") == 4000
+        assert value(prom_registry, "ptc_ratelimit_remaining", resource="tokens") == 5
+        assert (
+            value(prom_registry, "ptc_ratelimit_limit", resource="tokens") == 0
+        )  # never reported
 
     def test_incomplete_stream_is_a_failure(self, prom_registry, prom_sink, factory):
         """A stream cut before message_stop: outcome incomplete, error type incomplete_stream."""
