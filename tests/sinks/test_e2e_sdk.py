@@ -9,9 +9,14 @@ serves the recorded fixtures; every test runs sync and async, with the SDK's own
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -487,3 +492,27 @@ def test_stream_closed_early(
         (sdk,) = inference_spans(span_exporter.get_finished_spans(), True)
         assert "ptc.outcome" not in (sdk.attributes or {})
         assert ours.parent is not None and ours.parent.span_id == sdk.context.span_id
+
+
+def test_observer_with_no_arguments_uses_the_process_defaults():
+    """``Observer()`` records into Prometheus' default registry and the global OTel providers."""
+    worker = Path(__file__).with_name("defaults_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    done = subprocess.run(
+        [sys.executable, str(worker)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # The SDK's tracing is on (a global provider exists): its span plus our attempt span.
+    assert result["spans"] == ["POST /v1/messages", "anthropic.messages.create"]
+    assert {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"} <= set(
+        result["metrics"]
+    )
+    assert result["exchanges"] == 1
+    assert result["telemetry_errors"] == {}
