@@ -135,9 +135,9 @@ def memory_table(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
     by: dict[str, dict[int, dict[str, Any]]] = {}
     for row in rows:
         by.setdefault(row["config"], {})[row["bytes"]] = row
-    bare10 = by.get("bare", {}).get(10_000_000, {}).get("seconds")
+    bare10 = by.get("bare", {}).get(10_000_000, {}).get("cpu_seconds")
     lines = [
-        "| configuration | growth 1 MB (KiB) | growth 10 MB (KiB) | extra growth 1→10 MB (KiB) | 10 MB time s | x bare |",
+        "| configuration | growth 1 MB (KiB) | growth 10 MB (KiB) | extra growth 1→10 MB (KiB) | 10 MB CPU s | x bare |",
         "|---|---|---|---|---|---|",
     ]
     for name, sizes in by.items():
@@ -153,10 +153,10 @@ def memory_table(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
                 f"| {labels.get(name, name)} | not run: {str(why).splitlines()[-1][:80]} | | | | |"
             )
             continue
-        ratio = ten["seconds"] / bare10 if bare10 else None
+        ratio = ten["cpu_seconds"] / bare10 if bare10 else None
         lines.append(
             f"| {labels.get(name, name)} | {one['growth_kib']:,} | {ten['growth_kib']:,} | "
-            f"{ten['growth_kib'] - one['growth_kib']:+,} | {ten['seconds']:.2f} | {_fmt(ratio, 1)} |"
+            f"{ten['growth_kib'] - one['growth_kib']:+,} | {ten['cpu_seconds']:.2f} | {_fmt(ratio, 1)} |"
         )
     return "\n".join(lines)
 

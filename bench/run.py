@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="skip the loopback concurrency run",
     )
     parser.add_argument(
-        "--budget", type=float, help="seconds per scenario (default 20, quick 5)"
+        "--budget", type=float, help="seconds per scenario (default 16, quick 5)"
     )
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument(
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = (
         Plan(budget_seconds=args.budget or 5.0, min_rounds=6, max_rounds=15, warmup=10)
         if args.quick
-        else Plan(budget_seconds=args.budget or 20.0)
+        else Plan(budget_seconds=args.budget or 16.0)
     )
     names = args.configs.split(",") if args.configs else None
     wanted = set(args.scenarios.split(",")) if args.scenarios else None
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     conc: dict[str, Any] | None = None
     if not args.no_concurrency:
-        conc = _run_concurrency(3 if args.quick else 6, args.concurrency, args.server)
+        conc = _run_concurrency(2 if args.quick else 4, args.concurrency, args.server)
         print(
             f"## {conc['concurrency']} concurrent async exchanges over loopback ({conc['server']})\n"
         )
