@@ -248,6 +248,8 @@ class UnknownBlock(_Wire):
 
 def _block_tag(value: Any) -> str:
     kind = _type_of(value)
+    if not isinstance(kind, str):  # e.g. a list: unhashable, and never a known type
+        return "unknown"
     if kind in _KNOWN_BLOCKS:
         return str(kind)
     if (
@@ -452,7 +454,7 @@ _KNOWN_EVENTS = frozenset(
 
 def _event_tag(value: Any) -> str:
     kind = _type_of(value)
-    return str(kind) if kind in _KNOWN_EVENTS else "unknown"
+    return kind if isinstance(kind, str) and kind in _KNOWN_EVENTS else "unknown"
 
 
 StreamEvent = Annotated[

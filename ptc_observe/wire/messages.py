@@ -259,7 +259,7 @@ def parse_message(body: bytes) -> Message:
         raise WireError("the body is an error envelope, not a message")
     try:
         return Message.model_validate(obj)
-    except (ValidationError, RecursionError) as exc:
+    except (ValidationError, RecursionError, TypeError) as exc:
         raise WireError(f"invalid message: {_summary(exc)}") from None
 
 
@@ -280,7 +280,7 @@ def parse_error(body: bytes) -> APIError | None:
         return None
     try:
         return APIError.model_validate(obj["error"])
-    except (ValidationError, RecursionError):
+    except (ValidationError, RecursionError, TypeError):
         return None
 
 
@@ -314,7 +314,7 @@ def parse_event(event: str | bytes, data: str | bytes) -> StreamEvent:
             return UnknownEvent.model_validate({**obj, "type": name})
         result: StreamEvent = model.model_validate(obj)
         return result
-    except (ValidationError, RecursionError) as exc:
+    except (ValidationError, RecursionError, TypeError) as exc:
         raise WireError(f"invalid {name!r} event: {_summary(exc)}") from None
 
 

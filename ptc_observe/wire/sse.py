@@ -124,14 +124,14 @@ class SSEDecoder:
         lines = chunk.split(b"\n")
         tail = lines.pop()
         if lines:
-            first, carried = lines[0], self._partial_len
             if self._partial:
-                self._partial.append(first)
-                first = b"".join(self._partial)
+                self._partial.append(lines[0])
+                lines[0] = b"".join(self._partial)
+            elif self._partial_len:
+                # The first line goes on with a dropped line: not blank, nothing to keep.
+                lines[0] = b"-"
             self._partial, self._partial_len = [], 0
-            self._line(first, carried, out)
-            for line in lines[1:]:
-                self._line(line, 0, out)
+            self._lines(lines, out)
         if tail:
             if not self._skipping:
                 self._partial.append(tail)
@@ -169,35 +169,39 @@ class SSEDecoder:
             self._drop()
             self._partial = []  # keep counting the line's length, not its bytes
 
-    def _line(self, raw: bytes, carried: int, out: list[ServerSentEvent]) -> None:
-        if self._skipping:
-            # Only the end of the dropped event matters: the next blank line.
-            if not raw and not carried:
-                self._skipping = False
-            return
-        if not raw:
-            self._dispatch(out)
-            return
-        size = len(raw) if self._event_len < 0 else self._event_len + 1 + len(raw)
-        if size > self._max:
-            self._drop()
-            return
-        self._event_len = size
-        if raw[0] == 0x3A:  # ":" starts a comment
-            return
-        line = raw.decode("utf-8", "replace")
-        field, _, value = line.partition(":")
-        if value[:1] == " ":
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-        elif field == "event":
-            self._event = value
-        elif field == "id":
-            if "\0" not in value:  # spec: an id containing NULL is ignored
-                self._last_id = value
-        elif field == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
+    def _lines(self, lines: list[bytes], out: list[ServerSentEvent]) -> None:
+        # One loop over the complete lines (a method call per line costs more than
+        # the work). Fields are split on bytes and only values decoded: the field
+        # names and the separators are ASCII, so this equals parsing decoded lines.
+        limit = self._max
+        for raw in lines:
+            if self._skipping:
+                # Only the end of the dropped event matters: the next blank line.
+                if not raw:
+                    self._skipping = False
+                continue
+            if not raw:
+                self._dispatch(out)
+                continue
+            size = len(raw) if self._event_len < 0 else self._event_len + 1 + len(raw)
+            if size > limit:
+                self._drop()
+                continue
+            self._event_len = size
+            if raw[0] == 0x3A:  # ":" starts a comment
+                continue
+            field, _, value = raw.partition(b":")
+            if value[:1] == b" ":
+                value = value[1:]
+            if field == b"data":
+                self._data.append(value.decode("utf-8", "replace"))
+            elif field == b"event":
+                self._event = value.decode("utf-8", "replace")
+            elif field == b"id":
+                if b"\0" not in value:  # spec: an id containing NULL is ignored
+                    self._last_id = value.decode("utf-8", "replace")
+            elif field == b"retry" and value.isdigit():  # bytes: ASCII digits only
+                self._retry = int(value)
 
     def _dispatch(self, out: list[ServerSentEvent]) -> None:
         if self._data:

@@ -806,8 +806,8 @@ class TestAccumulate:
 
     @pytest.mark.parametrize(
         "item",
-        [{"type": "content_block_delta", "index": "x"}, "junk", 5],
-        ids=["invalid-dict", "string", "int"],
+        [{"type": "content_block_delta", "index": "x"}, {"type": []}, "junk", 5],
+        ids=["invalid-dict", "list-type", "string", "int"],
     )
     def test_invalid_items_raise(self, item: Any) -> None:
         """Items that are not events raise WireError."""

@@ -376,6 +376,7 @@ class TestParseMessage:
             b"[]",
             b'{"content": "not a list"}',
             b'{"content": [{"type": "tool_use", "id": "t", "name": "n", "caller": {"type": "code_execution_20260120"}}]}',
+            b'{"content": [{"type": []}]}',
         ],
         ids=[
             "error-envelope",
@@ -383,6 +384,7 @@ class TestParseMessage:
             "array",
             "bad-content",
             "caller-without-tool-id",
+            "list-type",
         ],
     )
     def test_invalid_bodies_raise_wire_error(self, body: bytes) -> None:
