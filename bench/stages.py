@@ -1,0 +1,181 @@
+"""The cost of each stage of ptc_observe's pipeline, timed alone on the benchmark's workloads.
+
+``python -m bench.stages`` captures one real :class:`~ptc_observe.events.Exchange` of each kind
+(JSON and stream) by running the SDK through an observer onto the mock transport, then times,
+in a loop of its own, every stage the observed call pays for: request and response parsing,
+rate-limit headers, the SSE accumulator (fed one event per chunk, as in the scenarios, and
+the whole body at once), the correlator, span creation (``OTelSink.trace``), the OTel metrics
+(``OTelSink.on_exchange``) and the Prometheus sink. Each figure is the median of several
+repetitions of a loop, in process CPU time per call. No profiler is involved, so the numbers
+add up (roughly) to the end-to-end overhead that ``python -m bench`` measures; the remainder
+is the transport shell and recorder plumbing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anthropic
+import httpx2
+from prometheus_client import CollectorRegistry
+
+from ptc_observe.containers import Correlator
+from ptc_observe.events import Exchange
+from ptc_observe.observer import Observer
+from ptc_observe.sinks.otel import OTelSink
+from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.testing import MemorySink
+from ptc_observe.wire.accumulate import StreamAccumulator
+from ptc_observe.wire.messages import (
+    parse_message,
+    parse_rate_limits,
+    parse_request,
+    parse_retry_after,
+)
+from ptc_observe.wire.sse import SSEDecoder
+
+from . import workloads
+from .configs import Telemetry
+from .mock import mock_transport
+
+__all__ = ["main", "measure_stages"]
+
+
+def _time(
+    fn: Callable[[], object], *, seconds: float = 0.25, repeats: int = 7
+) -> float:
+    """Median over ``repeats`` loops of the CPU time per call of ``fn``, in seconds."""
+    fn()
+    start = time.process_time()
+    n = 0
+    while time.process_time() - start < 0.02:
+        fn()
+        n += 1
+    loops = max(1, int(n * seconds / 0.02 / repeats))
+    results = []
+    for _ in range(repeats):
+        gc.collect()
+        t = time.process_time()
+        for _ in range(loops):
+            fn()
+        results.append((time.process_time() - t) / loops)
+    return statistics.median(results)
+
+
+def _capture() -> tuple[Exchange, Exchange]:
+    """One JSON and one streamed exchange, as the observer records them."""
+    memory = MemorySink()
+    observer = Observer([memory], prometheus=False, opentelemetry=False)
+    client = anthropic.Anthropic(
+        api_key="sk-bench-not-a-key",
+        base_url=workloads.BASE_URL,
+        max_retries=0,
+        open_telemetry=False,
+        http_client=httpx2.Client(transport=observer.transport(mock_transport(httpx2))),
+    )
+    client.messages.create(**workloads.REQUEST)
+    json_exchange = memory.last
+    for _ in client.messages.create(stream=True, **workloads.REQUEST):
+        pass
+    return json_exchange, memory.last
+
+
+def measure_stages() -> dict[str, float]:
+    """Microseconds per call of each stage (per exchange; the stream stages per whole stream)."""
+    json_ex, stream_ex = _capture()
+    headers = dict(workloads.JSON_HEADERS)
+    req_headers = {k.lower(): v for k, v in workloads.REQUEST_HEADERS.items()}
+    telemetry = Telemetry()
+    otel = OTelSink(telemetry.tracer_provider, None)
+    otel_sdk_metrics = OTelSink(telemetry.tracer_provider, telemetry.meter_provider)
+    prom = PrometheusSink(CollectorRegistry())
+    correlator = Correlator()
+    whole_sse = b"".join(workloads.SSE_CHUNKS)
+
+    def feed_chunks() -> None:
+        acc = StreamAccumulator()
+        for chunk in workloads.SSE_CHUNKS:
+            acc.feed(chunk)
+        acc.close()
+
+    def feed_whole() -> None:
+        acc = StreamAccumulator()
+        acc.feed(whole_sse)
+        acc.close()
+
+    def sse_only() -> None:
+        dec = SSEDecoder()
+        for chunk in workloads.SSE_CHUNKS:
+            dec.feed(chunk)
+        dec.flush()
+
+    def json_loads_per_event() -> None:
+        # The naive transport's way, for scale: one json.loads per data line.
+        for chunk in workloads.SSE_CHUNKS:
+            json.loads(chunk.split(b"data: ", 1)[1])
+
+    stages: dict[str, Callable[[], object]] = {
+        "parse_request (resume request, 1.5 KB)": lambda: parse_request(
+            workloads.REQUEST_BODY,
+            method="POST",
+            path="/v1/messages",
+            server_address="bench.invalid",
+            server_port=None,
+            headers=req_headers,
+        ),
+        "parse_message (4 KB JSON body)": lambda: parse_message(workloads.JSON_BODY),
+        "json.loads (4 KB JSON body), for scale": lambda: json.loads(
+            workloads.JSON_BODY
+        ),
+        "parse_rate_limits + parse_retry_after": lambda: (
+            parse_rate_limits(headers),
+            parse_retry_after(headers),
+        ),
+        "Correlator.correlate (JSON exchange)": lambda: correlator.correlate(json_ex),
+        "OTelSink.trace (JSON exchange: spans)": lambda: otel.trace(json_ex),
+        "OTelSink.on_exchange (global no-op meter)": lambda: otel.on_exchange(json_ex),
+        "OTelSink.on_exchange (SDK meter provider)": lambda: (
+            otel_sdk_metrics.on_exchange(json_ex)
+        ),
+        "PrometheusSink.on_exchange (JSON exchange)": lambda: prom.on_exchange(json_ex),
+        "OTelSink.trace (stream exchange)": lambda: otel.trace(stream_ex),
+        "PrometheusSink.on_exchange (stream exchange)": lambda: prom.on_exchange(
+            stream_ex
+        ),
+        f"StreamAccumulator, {len(workloads.SSE_CHUNKS)} chunks of one event": feed_chunks,
+        "StreamAccumulator, whole body in one chunk": feed_whole,
+        f"SSEDecoder alone, {len(workloads.SSE_CHUNKS)} chunks": sse_only,
+        "json.loads of every event, for scale": json_loads_per_event,
+    }
+    return {name: _time(fn) * 1e6 for name, fn in stages.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the stage costs as a Markdown table (and JSON with ``--json``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.stages", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    costs = measure_stages()
+    events = workloads.SSE_EVENTS
+    if args.json:
+        print(json.dumps(costs))
+        return
+    print("| stage | us per call | us per SSE event |")
+    print("|---|---|---|")
+    for name, us in costs.items():
+        per_event: Any = (
+            f"{us / events:.2f}" if "chunk" in name or "event" in name else ""
+        )
+        print(f"| {name} | {us:,.1f} | {per_event} |")
+
+
+if __name__ == "__main__":
+    main()
