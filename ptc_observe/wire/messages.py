@@ -9,16 +9,12 @@ Credentials (``authorization``, ``x-api-key``) are never read.
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Mapping
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..events import RateLimit, RequestFacts, ToolDeclaration, ToolResultSent
+from ..events import RequestFacts, ToolDeclaration, ToolResultSent
 from ..models import (
     APIError,
     ContentBlockDeltaEvent,
@@ -33,6 +29,9 @@ from ..models import (
     StreamEvent,
     UnknownEvent,
 )
+
+# Header parsing lives in .headers; it is re-exported here, where the interface names it.
+from .headers import RATE_LIMIT_RESOURCES, parse_rate_limits, parse_retry_after
 
 __all__ = [
     "RATE_LIMIT_RESOURCES",
@@ -324,98 +323,3 @@ def _summary(exc: BaseException) -> str:
         loc = ".".join(str(p) for p in first["loc"])
         return f"{loc}: {first['msg']}"[:200]
     return type(exc).__name__
-
-
-# --- response headers ---
-
-RATE_LIMIT_RESOURCES = {
-    "requests": "anthropic-ratelimit-requests",
-    "tokens": "anthropic-ratelimit-tokens",
-    "input_tokens": "anthropic-ratelimit-input-tokens",
-    "output_tokens": "anthropic-ratelimit-output-tokens",
-    "priority_input_tokens": "anthropic-priority-input-tokens",
-    "priority_output_tokens": "anthropic-priority-output-tokens",
-}
-"""``RateLimit.resource`` names and the header prefix each one is read from."""
-
-
-def _header_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
-    except ValueError:
-        return None
-
-
-def parse_rate_limits(headers: Mapping[str, str]) -> tuple[RateLimit, ...]:
-    """Read the ``anthropic-ratelimit-*`` (and priority tier) triplets of a response.
-
-    Args:
-        headers: response headers with lower-case names.
-
-    Returns:
-        One :class:`~ptc_observe.events.RateLimit` per resource that has at least one
-        of its ``-limit``, ``-remaining``, ``-reset`` headers; unreadable numbers are
-        ``None``.
-    """
-    found = []
-    for resource, prefix in RATE_LIMIT_RESOURCES.items():
-        limit = headers.get(prefix + "-limit")
-        remaining = headers.get(prefix + "-remaining")
-        reset = headers.get(prefix + "-reset")
-        if limit is None and remaining is None and reset is None:
-            continue
-        found.append(
-            RateLimit(
-                resource=resource,
-                limit=_header_int(limit),
-                remaining=_header_int(remaining),
-                reset=reset.strip() if reset is not None else None,
-            )
-        )
-    return tuple(found)
-
-
-def parse_retry_after(
-    headers: Mapping[str, str], *, now: float | None = None
-) -> float | None:
-    """Seconds to wait before retrying, as the response asks.
-
-    ``retry-after-ms`` wins over ``retry-after`` (seconds, or an HTTP date), as in the
-    official SDK.
-
-    Args:
-        headers: response headers with lower-case names.
-        now: the current Unix time, for HTTP dates (default: ``time.time()``).
-
-    Returns:
-        Non-negative seconds, or ``None`` when absent or unreadable.
-    """
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        seconds = _finite(value)
-        if seconds is not None:
-            return seconds / 1000.0
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _finite(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000": no zone given; RFC 9110 dates are GMT
-        when = when.replace(tzinfo=timezone.utc)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def _finite(value: str) -> float | None:
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None

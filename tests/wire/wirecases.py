@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +183,61 @@ def reference_facts(
         "first_token_at": first_token_at,
         "message": message_facts(message),
     }
+
+
+# --- small streams written inline by the tests ---
+
+
+def utc(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=timezone.utc)
+
+
+def run(body: bytes | list[Any], **kwargs: Any) -> StreamAccumulator:
+    acc = StreamAccumulator(**kwargs)
+    for chunk in [body] if isinstance(body, bytes) else body:
+        acc.feed(chunk)
+    acc.close()
+    return acc
+
+
+def ev(name: str, obj: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
+
+
+START = ev(
+    "message_start",
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_x",
+            "model": "claude-sonnet-4-6",
+            "content": [],
+            "usage": {
+                "input_tokens": 10,
+                "output_tokens": 1,
+                "cache_read_input_tokens": 5,
+            },
+        },
+    },
+)
+TEXT0 = ev(
+    "content_block_start",
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    },
+)
+STOP0 = ev("content_block_stop", {"type": "content_block_stop", "index": 0})
+MSTOP = ev("message_stop", {"type": "message_stop"})
+
+
+def delta(index: int, d: dict[str, Any]) -> bytes:
+    return ev(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": index, "delta": d},
+    )
+
+
+def text(index: int, t: str) -> bytes:
+    return delta(index, {"type": "text_delta", "text": t})
