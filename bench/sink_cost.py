@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -29,6 +30,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -114,8 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"yardsticks: empty Python call {call * 1000:.0f} ns; OTel histogram.record {record:.1f} us; OTel span {span:.1f} us"
     )
+    # The same OTel sink on the API's no-op providers: what ptc_observe's own code costs
+    # (attribute building, events, links, copies) without the SDK's span and instrument work.
+    own = OTelSink(NoOpTracerProvider(), NoOpMeterProvider())
     print(
-        f"{'exchange':32} {'correlate':>10} {'prometheus':>11} {'otel trace':>11} {'otel metrics':>13} {'sinks total':>12}"
+        f"{'exchange':32} {'correlate':>10} {'prometheus':>11} {'otel trace':>11} "
+        f"{'otel metrics':>13} {'sinks total':>12} {'own otel code':>14}"
     )
     totals = []
     for name, ex in _exchanges().items():
@@ -129,9 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracer_provider.force_flush()
         traced = otel.trace(ex)
         m = _time(functools.partial(otel.on_exchange, traced), args.number, args.repeat)
+        mine = _time(functools.partial(own.trace, ex), args.number, args.repeat)
+        mine += _time(
+            functools.partial(own.on_exchange, traced), args.number, args.repeat
+        )
         total = p + t + m
         totals.append(total)
-        print(f"{name:32} {corr:10.1f} {p:11.1f} {t:11.1f} {m:13.1f} {total:12.1f}")
+        print(
+            f"{name:32} {corr:10.1f} {p:11.1f} {t:11.1f} {m:13.1f} {total:12.1f} {mine:14.1f}"
+        )
     print(f"median sinks total per exchange: {statistics.median(totals):.1f} us")
     tracer_provider.shutdown()
     meter_provider.shutdown()
