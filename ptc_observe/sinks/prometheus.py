@@ -133,8 +133,10 @@ class PrometheusSink:
         """Count a failure inside ptc_observe (``ptc_telemetry_errors_total{stage}``)."""
         child = self._telemetry_errors.get(stage)
         if child is None:
-            child = self._f.telemetry_errors.labels(self._f.stages(stage))
-            self._telemetry_errors[stage] = child
+            label = self._f.stages(stage)
+            child = self._f.telemetry_errors.labels(label)
+            if label == stage:  # cache admitted stages only, so the dict stays bounded
+                self._telemetry_errors[stage] = child
         child.inc()
 
     # --- the hot path ---
