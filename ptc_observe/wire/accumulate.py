@@ -41,8 +41,10 @@ BATCH_BYTES = 16 * 1024
 
 _DELTA = b"event: content_block_delta\ndata:"
 # A run of canonical delta blocks ("event: content_block_delta\ndata: ...\n\n"); the
-# framer has turned CR and CRLF into LF, and "." does not match "\n".
-_RUN = re.compile(rb"(?:event: content_block_delta\ndata:.*\n\n)*")
+# framer has turned CR and CRLF into LF, and "." does not match "\n". At most 256 per
+# match: the regex engine keeps backtracking state per repetition, so an unbounded run
+# over one huge chunk would cost memory in proportion to it.
+_RUN = re.compile(rb"(?:event: content_block_delta\ndata:.*\n\n){0,256}")
 _FACTS = frozenset(
     {
         b"message_start",
