@@ -307,6 +307,20 @@ class TestBounds:
         assert peak < 2 * 1024 * 1024
         assert acc.anomalies == 1 and acc.complete and acc.output_chunks == 1
 
+    def test_one_huge_chunk_costs_no_memory_in_proportion(self) -> None:
+        """A 4 MB chunk of deltas fed at once is scanned without copies of its size."""
+        body = text(0, "token") * (4 * 1024 * 1024 // len(text(0, "token")))
+        acc = StreamAccumulator()
+        acc.feed(START + TEXT0)
+        tracemalloc.start()
+        try:
+            acc.feed(body)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 512 * 1024
+        assert acc.output_chunks == body.count(b"content_block_delta\n")
+
     def test_ten_megabyte_stream_keeps_memory_flat(self) -> None:
         """A 10 MB stream in 64 KiB chunks uses far less memory than its size."""
         deltas = b"".join(text(0, f"token {i} ") for i in range(1000))
