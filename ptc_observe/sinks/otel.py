@@ -195,6 +195,14 @@ class OTelSink:
                 self._content(span, ex)
             if status is not None:
                 span.set_status(Status(StatusCode.ERROR, status[1]))
+                if ex.status_code is None and ex.error_type:
+                    # No response at all: the request failed with an exception (timeout,
+                    # connection). Only its class is known; messages may hold secrets.
+                    span.add_event(
+                        sc.EVENT_OPERATION_EXCEPTION,
+                        {sc.EXCEPTION_TYPE: ex.error_type},
+                        timestamp=timings.unix_ns(timings.finished),
+                    )
         span.end(end_time=timings.unix_ns(timings.finished))
         if sdk_span is not None and sdk_span.is_recording():
             sdk_span.set_attributes({**attributes.sdk_usage(ex), **ptc})

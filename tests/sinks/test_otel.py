@@ -186,6 +186,17 @@ class TestChatSpan:
         assert not [k for k in attrs if k.startswith("gen_ai.usage")]
         assert "gen_ai.response.id" not in attrs
 
+    def test_exception_without_response(self, otel_sink, span_exporter, factory):
+        """A request that got no response (an exception) gets an exception event with its class."""
+        run(otel_sink, factory.make(error_type="ReadTimeout", duration=30.0))
+        span = only(span_exporter)
+        assert span.status.status_code is StatusCode.ERROR
+        assert attributes(span)["error.type"] == "ReadTimeout"
+        (event,) = span.events
+        assert event.name == "gen_ai.client.operation.exception"
+        assert attributes(event) == {"exception.type": "ReadTimeout"}
+        assert event.timestamp == span.end_time
+
     def test_incomplete_stream(self, otel_sink, span_exporter, factory):
         """A stream cut before message_stop fails the span (error.type incomplete_stream)."""
         run(otel_sink, factory.make("08_stream_ptc_turn1.sse", cut_after=1500))
