@@ -260,12 +260,16 @@ class _Shell:
 
     def __del__(self) -> None:
         # The application dropped the response without closing it (or reading it all).
+        # A __del__ rather than weakref.finalize: no extra object per exchange.
         try:
             rec = self._rec
         except AttributeError:  # pragma: no cover - __init__ did not run
             return
         if not rec.finished:
-            rec.on_close()
+            try:
+                rec.on_close()
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
 
 
 class _SyncShell(_Shell):
