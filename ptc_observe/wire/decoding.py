@@ -7,9 +7,12 @@ keeps the encoded bytes and the observer reads a decoded copy, one chunk at a ti
 Decompression bombs: one :meth:`ContentDecoder.decode` call returns at most
 ``max_output`` bytes (default :data:`MAX_DECODED_CHUNK`, 64 MiB). A chunk that would
 expand further raises :class:`~ptc_observe.wire.messages.WireError` instead of filling
-memory. For gzip and deflate the bound is exact (zlib's ``max_length``); brotli and
-zstd input is fed in 256-byte slices and checked after each, so they may overshoot by
-one slice's output (at most 16 MiB for brotli, 8 MiB for zstd) before the error.
+memory. The bound is exact for gzip and deflate (zlib's ``max_length``) and for brotli
+or brotlicffi 1.2 or later (``output_buffer_limit``). zstd input is fed in 256-byte slices and checked
+after each: a zstd block yields at most 128 KiB and needs at least 4 input bytes, so the
+overshoot is at most 8 MiB. Older brotli libraries cannot limit their output; they get
+the same slicing, which bounds nothing in theory (one brotli command may copy 16 MiB),
+so prefer brotli >= 1.2 where bombs matter.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ __all__ = ["MAX_DECODED_CHUNK", "ContentDecoder"]
 MAX_DECODED_CHUNK = 64 * 1024 * 1024
 """Default bound on the output of one ``decode`` call (64 MiB)."""
 
-_SLICE = 256  # input bytes per brotli/zstd step, to check the output size often
+_SLICE = 256  # input bytes per sliced step, to check the output size often
 
 
 class _Stage(Protocol):
@@ -101,47 +104,33 @@ class _Zlib:
         self._head = b""
 
 
-class _Sliced:
-    """brotli or zstd: fed in small slices so that the output can be bounded."""
+class _Brotli:
+    """br, bounded through ``output_buffer_limit`` when the library has it."""
 
-    def __init__(self, coding: str, module: Any) -> None:
-        self._coding = coding
-        self._module = module
-        self._d = self._new()
+    def __init__(self, module: Any) -> None:
+        self._error = module.error
+        self._d = module.Decompressor()
+        # brotli and brotlicffi 1.2 added output_buffer_limit with can_accept_more_data.
+        self._limited = hasattr(self._d, "can_accept_more_data")
         self._finished = False
 
-    def _new(self) -> Any:
-        if self._coding == "br":
-            return self._module.Decompressor()
-        return self._module.ZstdDecompressor().decompressobj()
-
     def decode(self, data: bytes, limit: int) -> bytes:
-        out = []
-        total = 0
-        error = self._module.error if self._coding == "br" else self._module.ZstdError
-        for start in range(0, len(data), _SLICE):
-            try:
-                piece = self._step(data[start : start + _SLICE])
-            except error as exc:
-                raise WireError(f"corrupt {self._coding} data: {exc}") from None
-            total += len(piece)
-            if total > limit:
-                raise _too_large(limit)
-            out.append(piece)
-        return b"".join(out)
+        try:
+            if self._limited:
+                out = self._bounded(data, limit)
+            else:
+                out = _sliced(data, limit, self._d.process)
+        except self._error as exc:
+            raise WireError(f"corrupt br data: {exc}") from None
+        self._finished = self._d.is_finished()
+        return out
 
-    def _step(self, piece: bytes) -> bytes:
-        if self._coding == "br":
-            out: bytes = self._d.process(piece)
-            self._finished = self._d.is_finished()
-            return out
-        out = b""
-        while piece:
-            if self._d.eof:  # a zstd body may hold several frames
-                self._d = self._new()
-            out += self._d.decompress(piece)
-            piece = self._d.unused_data if self._d.eof else b""
-        self._finished = self._d.eof
+    def _bounded(self, data: bytes, limit: int) -> bytes:
+        # Below the limit one call gives all the output of its input; reaching the limit
+        # means this chunk expands too far (the rest would come out of later calls).
+        out: bytes = self._d.process(data, output_buffer_limit=limit + 1)
+        if len(out) > limit:
+            raise _too_large(limit)
         return out
 
     def flush(self, limit: int) -> bytes:
@@ -150,6 +139,47 @@ class _Sliced:
     @property
     def eof(self) -> bool:
         return self._finished
+
+
+class _Zstd:
+    """zstd, several frames allowed, fed in slices so that the output can be bounded."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._d = module.ZstdDecompressor().decompressobj()
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        try:
+            return _sliced(data, limit, self._step)
+        except self._module.ZstdError as exc:
+            raise WireError(f"corrupt zstd data: {exc}") from None
+
+    def _step(self, piece: bytes) -> bytes:
+        out = b""
+        while piece:
+            if self._d.eof:  # a new frame follows the one that ended
+                self._d = self._module.ZstdDecompressor().decompressobj()
+            out += self._d.decompress(piece)
+            piece = self._d.unused_data if self._d.eof else b""
+        return out
+
+    def flush(self, limit: int) -> bytes:
+        return b""
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof)
+
+
+def _sliced(data: bytes, limit: int, step: Any) -> bytes:
+    out = []
+    total = 0
+    for start in range(0, len(data), _SLICE):
+        out.append(step(data[start : start + _SLICE]))
+        total += len(out[-1])
+        if total > limit:
+            raise _too_large(limit)
+    return b"".join(out)
 
 
 def _optional(coding: str, *names: str) -> Any:
@@ -169,9 +199,9 @@ def _stage(coding: str) -> _Stage:
     if coding == "deflate":
         return _Zlib(gzip=False)
     if coding == "br":
-        return _Sliced("br", _optional("br", "brotli", "brotlicffi"))
+        return _Brotli(_optional("br", "brotli", "brotlicffi"))
     if coding == "zstd":
-        return _Sliced("zstd", _optional("zstd", "zstandard"))
+        return _Zstd(_optional("zstd", "zstandard"))
     raise WireError(f"unsupported content-encoding {coding!r}")
 
 

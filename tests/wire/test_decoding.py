@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import sys
+import types
 import zlib
 from collections.abc import Callable
 
@@ -193,6 +194,34 @@ class TestOptionalCodings:
             monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
         with pytest.raises(WireError, match="not installed"):
             ContentDecoder(encoding)
+
+    def test_brotli_without_an_output_limit_is_checked_per_slice(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A brotli library older than 1.2 (no output limit) is checked slice by slice."""
+        brotli = pytest.importorskip("brotli")
+
+        class OldDecompressor:
+            """The pre-1.2 interface: process() and is_finished() only."""
+
+            def __init__(self) -> None:
+                self._d = brotli.Decompressor()
+
+            def process(self, data: bytes) -> bytes:
+                return self._d.process(data)  # type: ignore[no-any-return]
+
+            def is_finished(self) -> bool:
+                return self._d.is_finished()  # type: ignore[no-any-return]
+
+        old = types.SimpleNamespace(Decompressor=OldDecompressor, error=brotli.error)
+        monkeypatch.setitem(sys.modules, "brotli", old)
+        decoder = ContentDecoder("br")
+        assert decode_all(decoder, brotli.compress(SSE), 700) == SSE and decoder.eof
+        bomb = brotli.compress(b"\0" * (4 * 1024 * 1024))
+        with pytest.raises(WireError, match="more than"):
+            ContentDecoder("br", max_output=1024 * 1024).decode(bomb)
+        with pytest.raises(WireError, match="corrupt br"):
+            ContentDecoder("br").decode(b"\xff" * 64)
 
     def test_brotlicffi_is_used_when_brotli_is_missing(
         self, monkeypatch: pytest.MonkeyPatch
