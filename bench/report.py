@@ -227,10 +227,15 @@ def evaluate(
         if scen is None:
             continue
         per = _per_event(scen, "ptc_full")
+        row = scen["configs"].get("ptc_full")
+        spread = ""
+        if row is not None:
+            lo, hi = (v / scen["events"] for v in row["overhead_iqr_us"])
+            spread = f" (IQR {lo:.2f}..{hi:.2f})"
         out.append(
             Target(
                 f"stream per SSE event ({key})",
-                f"{_fmt(per, 2)} us/event over {scen['events']} events",
+                f"{_fmt(per, 2)} us/event{spread} over {scen['events']} events",
                 "<= 1.00 us/event",
                 None if per is None else per <= 1.0,
             )
@@ -279,3 +284,49 @@ def targets_table(targets: list[Target]) -> str:
         f"| {t.name} | {t.measured} | {t.limit} | **{t.verdict}** |" for t in targets
     ]
     return "\n".join(lines)
+
+
+def render(payload: dict[str, Any], labels: dict[str, str]) -> str:
+    """Every table of a results JSON (``bench/results/*.json``) as Markdown."""
+    scenarios = payload["scenarios"]
+    parts: list[str] = []
+    order = list(labels)
+    if scenarios:
+        parts += [
+            "### Overheads over the bare client",
+            headline_table(scenarios, labels, order),
+        ]
+    parts += ["### Targets (ptc_observe metrics+spans)"]
+    parts += [
+        targets_table(
+            evaluate(scenarios, payload.get("memory"), payload.get("concurrency"))
+        )
+    ]
+    if payload.get("memory"):
+        parts += [
+            "### One long stream, fresh process each",
+            memory_table(payload["memory"], labels),
+        ]
+    conc = payload.get("concurrency")
+    if conc:
+        parts += [
+            f"### {conc['concurrency']} concurrent async exchanges ({conc['server']})"
+        ]
+        parts += [concurrency_table(conc, labels)]
+    for scen in scenarios.values():
+        head = f"### {scen['label']} ({scen['rounds']} rounds x {scen['calls_per_batch']} calls)"
+        parts += [head, scenario_table(scen, labels)]
+    return "\n\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    from .configs import ALL_CONFIGS
+
+    print(
+        render(
+            json.loads(open(sys.argv[1]).read()), {c.name: c.label for c in ALL_CONFIGS}
+        )
+    )
