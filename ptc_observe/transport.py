@@ -384,7 +384,14 @@ def make_transport(hooks: RecorderHooks, inner: Any, *, asynchronous: bool) -> A
         TypeError: ``inner`` is not a transport of the requested kind.
     """
     if inner is None:
-        import httpx2
+        try:
+            import httpx2
+        except ImportError as exc:  # Python 3.10: httpx2 needs 3.11
+            raise TypeError(
+                "the default inner transport is httpx2's, which is not installed"
+                " (it needs Python >= 3.11): pass an httpx transport, e.g."
+                " observer.transport(httpx.HTTPTransport())"
+            ) from exc
 
         inner = httpx2.AsyncHTTPTransport() if asynchronous else httpx2.HTTPTransport()
     module = _library_of(inner, asynchronous)
