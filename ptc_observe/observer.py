@@ -163,6 +163,7 @@ class Observer:
                     # The raw switch: the sink reads the variable itself (span vs event).
                     capture_content=capture_content,
                     redact=redact,
+                    max_label_values=self._limits.max_label_values,
                 )
             )
         built.extend(sinks or ())

@@ -491,7 +491,7 @@ def _next_turn(
 
 
 def sync_task(client: Any, scenario: Scenario, style: str, max_turns: int = 12) -> int:
-    """Run ``scenario``'s task with a sync SDK client; the turns that returned.
+    """Run ``scenario``'s task with a sync SDK client; the requests it made.
 
     Args:
         style: ``create`` (JSON), ``stream`` (``messages.stream``, events iterated)
@@ -516,7 +516,7 @@ def sync_task(client: Any, scenario: Scenario, style: str, max_turns: int = 12) 
             else:
                 message = client.messages.create(**params)
         except Exception:
-            return turn
+            return turn + 1
         more, container = _next_turn(scenario, messages, message)
         if not more:
             return turn + 1
@@ -541,7 +541,7 @@ async def async_task(
             else:
                 message = await client.messages.create(**params)
         except Exception:
-            return turn
+            return turn + 1
         more, container = _next_turn(scenario, messages, message)
         if not more:
             return turn + 1
