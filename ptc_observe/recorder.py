@@ -47,6 +47,14 @@ next_exchange_id: Callable[[], int] = _ids.__next__
 
 _STREAM_ANOMALY = WireError("a malformed, oversized or out-of-place SSE event")
 
+
+class _RedactionFailed(Exception):
+    """The redaction hook raised (the message names the exception type only)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"the redaction hook raised {kind}; content dropped")
+
+
 OTHER_ERROR = "_OTHER"
 """``error.type`` when nothing better is known (the semantic conventions' fallback)."""
 
@@ -323,7 +331,10 @@ class ExchangeRecorder:
             try:
                 facts = replace(facts, content=redact(facts.content))
             except Exception as exc:
-                hooks.telemetry_error("request_parse", exc)
+                # Report the type only: the hook's message may quote the content.
+                hooks.telemetry_error(
+                    "request_parse", _RedactionFailed(type(exc).__name__)
+                )
                 facts = replace(facts, content=None)
         return facts
 

@@ -250,8 +250,10 @@ def redacted(value: Any, redact: Callable[[Any], Any] | None) -> Any:
         return value
     try:
         return redact(value)
-    except Exception:
+    except Exception as exc:
+        # The type only, no traceback: the hook's message may quote the content.
         logger.debug(
-            "ptc_observe: the redaction hook failed; content dropped", exc_info=True
+            "ptc_observe: the redaction hook failed (%s); content dropped",
+            type(exc).__name__,
         )
         return None
