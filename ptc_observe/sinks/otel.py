@@ -16,8 +16,10 @@ ended its span, e.g. a stream closed early, we fall back to an attempt span).
 
 Requests that answer tool calls *link* to the span of the response that asked (a bounded
 LRU of exchange id -> span context), so a programmatic run can be followed across its
-exchanges; each matched tool result also yields an inferred ``execute_tool {name}`` span
-covering the time between the asking response and the answering request.
+exchanges. With ``infer_tool_spans=True`` each matched tool result also yields an inferred
+``execute_tool {name}`` span covering the time between the asking response and the
+answering request (off by default: exact tool spans come from the PTC client, and the
+inferred ones include the application's overhead and double the span volume).
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ class OTelSink:
         max_linked_spans: exchange ids remembered for links (LRU).
         max_label_values: distinct models / tools per metric attribute before ``_other``.
         max_content_chars: characters kept per captured text part.
+        infer_tool_spans: make an inferred ``execute_tool`` span per matched tool result
+            (the time from the asking response to the answering request, application
+            overhead included). Off by default: exact tool spans come from the PTC client.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class OTelSink:
         max_linked_spans: int = 10_000,
         max_label_values: int = 100,
         max_content_chars: int = 16_384,
+        infer_tool_spans: bool = False,
     ) -> None:
         if sdk_span_mode not in ("attempt", "enrich"):
             raise ValueError(
@@ -102,6 +108,7 @@ class OTelSink:
         self.capture = content.capture_mode(capture_content, os.environ)
         self.redact = redact
         self.max_content_chars = max_content_chars
+        self.infer_tool_spans = infer_tool_spans
         self._tracer = trace.get_tracer(
             sc.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider
         )
@@ -121,7 +128,7 @@ class OTelSink:
         self.metrics.record(exchange)
 
     def trace(self, exchange: Exchange) -> Exchange:
-        """Make the exchange's span (or enrich the SDK's) and its inferred tool spans.
+        """Make the exchange's span (or enrich the SDK's), and inferred tool spans if asked.
 
         Returns:
             A copy with ``trace_id``/``span_id`` of the recorded span, or ``exchange``
@@ -143,8 +150,10 @@ class OTelSink:
             span_ctx = self._span(ex, parent_ctx, sdk_span, links)
         if span_ctx.is_valid:
             self._remember(ex.id, span_ctx)
-        if ex.tool_turnarounds and not otel_context.get_value(
-            sc.CONTEXT_EXACT_TOOL_SPANS, parent_ctx
+        if (
+            self.infer_tool_spans
+            and ex.tool_turnarounds
+            and not otel_context.get_value(sc.CONTEXT_EXACT_TOOL_SPANS, parent_ctx)
         ):
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:

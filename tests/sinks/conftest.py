@@ -54,3 +54,11 @@ def otel_sink(
 ) -> OTelSink:
     """An OpenTelemetry sink on fresh in-memory providers."""
     return OTelSink(tracer_provider, meter_provider)
+
+
+@pytest.fixture
+def inferring_sink(
+    tracer_provider: TracerProvider, meter_provider: MeterProvider
+) -> OTelSink:
+    """An OpenTelemetry sink that infers ``execute_tool`` spans (opt-in)."""
+    return OTelSink(tracer_provider, meter_provider, infer_tool_spans=True)

@@ -243,11 +243,23 @@ class TestChatSpan:
 
 
 class TestPTCRun:
-    def test_links_and_inferred_tool_spans(
+    def test_inferred_tool_spans_are_off_by_default(
         self, otel_sink, span_exporter, factory, correlator
     ):
+        """By default the resumes link to the asking spans but no execute_tool span is inferred."""
+        ex1, ex2, _ = ptc_run(factory, correlator, otel_sink)
+        assert spans(span_exporter, "execute_tool") == []
+        chat = spans(span_exporter, "chat")
+        assert len(chat) == 3
+        assert chat[1].links[0].context.span_id == ex1.span_id
+        assert [e.name for e in chat[0].events].count("ptc.tool_call") == 1
+        assert ex2.tool_turnarounds  # the correlator still measured the round trip
+
+    def test_links_and_inferred_tool_spans(
+        self, inferring_sink, span_exporter, factory, correlator
+    ):
         """Resumes link to the asking span; each tool round trip becomes an inferred execute_tool span."""
-        ex1, ex2, ex3 = ptc_run(factory, correlator, otel_sink)
+        ex1, ex2, ex3 = ptc_run(factory, correlator, inferring_sink)
         chat = spans(span_exporter, "chat")
         assert [s.context.span_id for s in chat] == [
             ex1.span_id,
@@ -288,12 +300,12 @@ class TestPTCRun:
         assert second.end_time - second.start_time == S  # type: ignore[operator]
 
     def test_under_an_application_span(
-        self, otel_sink, span_exporter, factory, correlator, tracer_provider
+        self, inferring_sink, span_exporter, factory, correlator, tracer_provider
     ):
         """Inside an application span every span is its child; tool spans link to the asking span."""
         with tracer_provider.get_tracer("app").start_as_current_span("agent") as agent:
             ex1, ex2, _ = ptc_run(
-                factory, correlator, otel_sink, parent=set_span_in_context(agent)
+                factory, correlator, inferring_sink, parent=set_span_in_context(agent)
             )
         agent_id = agent.get_span_context().span_id
         assert all(
@@ -307,11 +319,11 @@ class TestPTCRun:
         ] == [(ex1.span_id, {"ptc.link.type": "asked_by"})]
 
     def test_no_inferred_spans_where_exact_ones_are_recorded(
-        self, otel_sink, span_exporter, factory, correlator
+        self, inferring_sink, span_exporter, factory, correlator
     ):
         """Under a context marked by PTCClient.run (exact tool spans), no execute_tool span is inferred."""
         ctx = otel_context.set_value(sc.CONTEXT_EXACT_TOOL_SPANS, True)
-        ptc_run(factory, correlator, otel_sink, parent=ctx)
+        ptc_run(factory, correlator, inferring_sink, parent=ctx)
         assert spans(span_exporter, "execute_tool") == []
         assert len(spans(span_exporter, "chat")) == 3
 
@@ -576,7 +588,12 @@ class TestContent:
         self, tracer_provider, meter_provider, span_exporter, factory, correlator
     ):
         """With capture on, the inferred execute_tool span carries the result text the app sent."""
-        sink = OTelSink(tracer_provider, meter_provider, capture_content=True)
+        sink = OTelSink(
+            tracer_provider,
+            meter_provider,
+            capture_content=True,
+            infer_tool_spans=True,
+        )
         run(sink, factory.make("01_direct_tool_use.json"), correlator)
         body = {
             "messages": [
@@ -677,7 +694,12 @@ class TestUnderTheSDKSpan:
         sdk_span,
     ):
         """enrich: no span of ours; the facts, tool-call events and links go on the SDK span."""
-        sink = OTelSink(tracer_provider, meter_provider, sdk_span_mode="enrich")
+        sink = OTelSink(
+            tracer_provider,
+            meter_provider,
+            sdk_span_mode="enrich",
+            infer_tool_spans=True,
+        )
         ctx = set_span_in_context(sdk_span)
         first = run(
             sink,
