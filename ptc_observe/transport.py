@@ -90,6 +90,31 @@ def _header_dict(headers: Any) -> dict[str, str]:
     return {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers.raw}
 
 
+_REQUEST_HEADERS = frozenset(
+    (b"anthropic-beta", b"x-stainless-retry-count", b"x-stainless-helper-method")
+)
+
+
+def _request_headers(headers: Any) -> Any:
+    # The request headers parse_request reads, as a plain dict: httpx's Headers.get
+    # normalises the name and scans the list on every call (~3 us each here). The
+    # (raw name, lower-case name, value) list is private to httpx and httpx2, so any
+    # surprise hands back the Headers object itself. Repeated names are joined with
+    # ", " and non-ASCII values defer to Headers (its charset detection), as .get does.
+    try:
+        found: dict[str, str] = {}
+        for _, key, value in headers._list:
+            if key in _REQUEST_HEADERS:
+                if not value.isascii():
+                    return headers
+                name, text = key.decode("ascii"), value.decode("ascii")
+                prev = found.get(name)
+                found[name] = text if prev is None else f"{prev}, {text}"
+    except Exception:
+        return headers
+    return found
+
+
 class _Observing:
     """What both transports share: the observer, the inner transport, the recorder."""
 
@@ -132,7 +157,7 @@ class _Observing:
                 url.host,
                 url.port,
                 path,
-                request.headers,
+                _request_headers(request.headers),
                 sent=sent,
                 sent_unix_ns=sent_ns,
                 parent_context=ctx,

@@ -735,3 +735,37 @@ class TestLoopback:
             }[name]
         )
         assert ex.request.server_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("Anthropic-Beta", "a, b"), ("anthropic-beta", "c"), ("X-Other", "x")],
+        [("x-stainless-retry-count", "2"), ("X-Stainless-Helper-Method", "stream")],
+        [("anthropic-beta", "caf\u00e9".encode())],  # non-ASCII: Headers decides
+        [("accept", "application/json")],
+    ],
+)
+def test_request_headers_read_as_headers_get_reads_them(
+    lib: ModuleType, pairs: list[tuple[str, Any]]
+) -> None:
+    """The plain dict of request headers gives what Headers.get gives for each name read."""
+    from ptc_observe.transport import _request_headers
+
+    headers = lib.Headers(pairs)
+    picked = _request_headers(headers)
+    for name in (
+        "anthropic-beta",
+        "x-stainless-retry-count",
+        "x-stainless-helper-method",
+    ):
+        assert picked.get(name) == headers.get(name)
+
+
+def test_request_headers_without_the_private_list_fall_back() -> None:
+    """A headers object without httpx's internal list is used as it is."""
+    from ptc_observe.transport import _request_headers
+
+    plain = {"anthropic-beta": "x"}
+    assert _request_headers(plain) is plain
