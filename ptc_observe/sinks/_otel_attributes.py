@@ -12,10 +12,11 @@ from ..models import ToolUseBlock
 from . import _semconv as sc
 
 __all__ = [
+    "add_ptc_attributes",
+    "chat_attributes",
     "http_attributes",
     "http_response_attributes",
     "ptc_attributes",
-    "response_attributes",
     "sdk_usage",
     "start_attributes",
     "status",
@@ -54,40 +55,6 @@ def start_attributes(ex: Exchange) -> dict[str, Any]:
             attrs[key] = value
     if req.stop_sequences:
         attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = list(req.stop_sequences)
-    return attrs
-
-
-def response_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
-    """Attributes known at the end: HTTP status, request id, response id/model, finish reason, usage."""
-    attrs: dict[str, Any] = http_response_attributes(ex)
-    message = ex.message
-    if message is not None:
-        if message.id:
-            attrs[sc.GEN_AI_RESPONSE_ID] = message.id
-        if message.model:
-            attrs[sc.GEN_AI_RESPONSE_MODEL] = message.model
-        if message.stop_reason:
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [message.stop_reason]
-        usage = message.usage
-        if usage.input_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
-        if usage.output_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-        if usage.cache_read_input_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = (
-                usage.cache_read_input_tokens
-            )
-        if usage.cache_creation_input_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = (
-                usage.cache_creation_input_tokens
-            )
-            if latest:
-                attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = (
-                    usage.cache_creation_input_tokens
-                )
-    ttfc = ex.timings.time_to_first_token
-    if ex.streamed and ttfc is not None:
-        attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
     return attrs
 
 
@@ -130,9 +97,69 @@ def http_response_attributes(ex: Exchange) -> dict[str, Any]:
     return attrs
 
 
+def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
+    """Every attribute of a ``chat`` span, in one dict (one pass through the SDK's checks).
+
+    The start attributes, then what is known at the end (HTTP status, request id,
+    response id/model, finish reason, usage, time to first chunk), then our ``ptc.*``
+    facts, built into the start dict without intermediate dicts.
+    """
+    attrs = start_attributes(ex)
+    if ex.status_code is not None:
+        attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
+    if ex.request_id:
+        attrs[sc.ANTHROPIC_REQUEST_ID] = ex.request_id
+    message = ex.message
+    if message is not None:
+        if message.id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = message.id
+        if message.model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = message.model
+        if message.stop_reason:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [message.stop_reason]
+        usage = message.usage
+        if usage.input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
+        if usage.output_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+        cache_read = usage.cache_read_input_tokens
+        if cache_read is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+        cache_write = usage.cache_creation_input_tokens
+        if cache_write is not None:
+            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
+            if latest:
+                attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = cache_write
+    if ex.streamed:
+        ttfc = ex.timings.time_to_first_token
+        if ttfc is not None:
+            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+    return add_ptc_attributes(ex, attrs)
+
+
+# ISO strings of recent container expiries: a PTC run names the same expiry on every
+# resume, and ``isoformat`` is the dearest value to compute. Bounded: cleared when full.
+_ISO: dict[Any, str] = {}
+_ISO_MAX = 1024
+
+
+def _iso(when: Any) -> str:
+    text = _ISO.get(when)
+    if text is None:
+        if len(_ISO) >= _ISO_MAX:
+            _ISO.clear()
+        text = _ISO[when] = when.isoformat()
+    return text
+
+
 def ptc_attributes(ex: Exchange) -> dict[str, Any]:
     """Our own facts: outcome, tool calls by caller, container, stream completeness."""
-    attrs: dict[str, Any] = {sc.PTC_OUTCOME: ex.outcome.value}
+    return add_ptc_attributes(ex, {})
+
+
+def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Add :func:`ptc_attributes` to ``attrs``; returns ``attrs``."""
+    attrs[sc.PTC_OUTCOME] = ex.outcome.value
     message = ex.message
     if message is not None:
         direct = programmatic = 0
@@ -149,7 +176,7 @@ def ptc_attributes(ex: Exchange) -> dict[str, Any]:
     if sighting is not None:
         attrs[sc.PTC_CONTAINER_ID] = sighting.id
         if sighting.expires_at is not None:
-            attrs[sc.PTC_CONTAINER_EXPIRES_AT] = sighting.expires_at.isoformat()
+            attrs[sc.PTC_CONTAINER_EXPIRES_AT] = _iso(sighting.expires_at)
         attrs[sc.PTC_CONTAINER_REUSED] = sighting.reused
         if sighting.expired:
             attrs[sc.PTC_CONTAINER_EXPIRED] = True

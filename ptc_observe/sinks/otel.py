@@ -173,17 +173,17 @@ class OTelSink:
     ) -> SpanContext:
         req = ex.request
         attempt = sdk_span is not None
+        ptc: dict[str, Any] | None = None
         if attempt:
             name = f"{req.method} {req.path}"
             attrs = attributes.http_attributes(ex)
             attrs.update(attributes.http_response_attributes(ex))
+            ptc = attributes.ptc_attributes(ex)
+            attrs.update(ptc)
         else:
             model = ex.model
             name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
-            attrs = attributes.start_attributes(ex)
-            attrs.update(attributes.response_attributes(ex, self.latest_semconv))
-        ptc = attributes.ptc_attributes(ex)
-        attrs.update(ptc)
+            attrs = attributes.chat_attributes(ex, self.latest_semconv)
         status = attributes.status(ex)
         if status is not None:
             attrs[sc.ERROR_TYPE] = status[0]
@@ -213,7 +213,7 @@ class OTelSink:
                         timestamp=timings.unix_ns(timings.finished),
                     )
         span.end(end_time=timings.unix_ns(timings.finished))
-        if sdk_span is not None and sdk_span.is_recording():
+        if ptc is not None and sdk_span is not None and sdk_span.is_recording():
             sdk_span.set_attributes({**attributes.sdk_usage(ex), **ptc})
         return span.get_span_context()
 
