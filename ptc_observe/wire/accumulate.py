@@ -39,7 +39,6 @@ __all__ = ["BATCH_BYTES", "StreamAccumulator", "accumulate", "iter_events"]
 BATCH_BYTES = 16 * 1024
 """Bytes of small chunks a :class:`StreamAccumulator` gathers before scanning them."""
 
-_DELTA = b"event: content_block_delta\ndata:"
 # A run of canonical delta blocks ("event: content_block_delta\ndata: ...\n\n"); the
 # framer has turned CR and CRLF into LF, and "." does not match "\n". At most 256 per
 # match: the regex engine keeps backtracking state per repetition, so an unbounded run
@@ -225,7 +224,10 @@ class StreamAccumulator:
                     if stop - pos > self._max:
                         deltas += self._checked_run(data, pos, stop)
                     else:
-                        deltas += data.count(_DELTA, pos, stop)
+                        # Each block of the run has exactly three LFs ("event" line,
+                        # one "data" line, blank line): counting one byte is ~2x
+                        # faster than counting the 33-byte prefix.
+                        deltas += data.count(b"\n", pos, stop) // 3
                     pos = stop
                     continue
             nxt = data.find(b"\n\n", pos, end)
