@@ -18,7 +18,6 @@ forgotten after ``Limits.pending_ttl_seconds``.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import threading
 import time
 from collections import OrderedDict
@@ -45,12 +44,30 @@ CONTAINER_ERROR_STATUSES = frozenset({400, 404, 410})
 SWEEP_INTERVAL_SECONDS = 1.0
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Exchange))
-_INDEX = {name: i for i, name in enumerate(_FIELDS)}
-_GET_ALL = operator.attrgetter(*_FIELDS)
+_FIELD_SET = frozenset(_FIELDS)
+# One positional constructor per set of changed fields, generated on first use: reading
+# the unchanged fields straight into ``Exchange(...)`` skips building a list of all the
+# values (evolve runs up to twice per exchange, on the hot path).
+_COPIERS: dict[tuple[str, ...], Callable[..., Exchange]] = {}
+
+
+def _copier(names: tuple[str, ...]) -> Callable[..., Exchange]:
+    unknown = [n for n in names if n not in _FIELD_SET]
+    if unknown:
+        raise KeyError(unknown[0])
+    args = ", ".join(f"_v{i}" for i in range(len(names)))
+    index = {name: i for i, name in enumerate(names)}
+    values = ", ".join(f"_v{index[f]}" if f in index else f"ex.{f}" for f in _FIELDS)
+    namespace: dict[str, Any] = {"_Exchange": Exchange}
+    # Only field names of Exchange reach the source (checked above).
+    exec(f"def copy(ex, {args}):\n    return _Exchange({values})\n", namespace)
+    fn: Callable[..., Exchange] = namespace["copy"]
+    _COPIERS[names] = fn
+    return fn
 
 
 def evolve(ex: Exchange, **changes: Any) -> Exchange:
-    """A copy of ``ex`` with ``changes``; ``dataclasses.replace`` at a third of the cost.
+    """A copy of ``ex`` with ``changes``; ``dataclasses.replace`` at a fraction of the cost.
 
     The pipeline copies each exchange up to twice (correlator, tracer), so this is on
     the hot path.
@@ -58,10 +75,11 @@ def evolve(ex: Exchange, **changes: Any) -> Exchange:
     Raises:
         KeyError: a name in ``changes`` is not a field of :class:`Exchange`.
     """
-    values = list(_GET_ALL(ex))
-    for name, value in changes.items():
-        values[_INDEX[name]] = value
-    return Exchange(*values)
+    names = tuple(changes)
+    copy = _COPIERS.get(names)
+    if copy is None:
+        copy = _copier(names)
+    return copy(ex, *changes.values())
 
 
 @dataclass(frozen=True)
@@ -336,8 +354,11 @@ class Correlator:
         if end_ts > state.last_seen:
             state.last_seen = end_ts
         if answered is not None:
-            state.expires_at = answered.expires_at
-            state.expires_ts = answered.expires_at.timestamp()
+            when = answered.expires_at
+            if when != state.expires_at:
+                # Resumes repeat the same expiry: convert it only when it changes.
+                state.expires_ts = when.timestamp()
+            state.expires_at = when
         excess = len(containers) - self.limits.max_containers
         while excess > 0:
             old_id, old = containers.popitem(last=False)
