@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from .events import Exchange, Outcome, RateLimit, RequestFacts, Timings
 from .models import APIError, Message
-from .wire.accumulate import StreamAccumulator
+from .wire.accumulate import BATCH_BYTES, StreamAccumulator
 from .wire.decoding import ContentDecoder
 from .wire.messages import (
     WireError,
@@ -114,6 +114,8 @@ class ExchangeRecorder:
         "_once",
         "_parts",
         "_path",
+        "_pending",
+        "_pending_bytes",
         "_request_headers",
         "_sent",
         "_sent_ns",
@@ -158,6 +160,10 @@ class ExchangeRecorder:
         self._decoder: ContentDecoder | None = None
         self._parts: list[bytes] | None = None
         self._nbytes = 0
+        # After the first token, identity-coded SSE chunks are gathered here and fed to
+        # the accumulator in batches: one call per ~16 KB instead of one per chunk.
+        self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
         self._ended = False
         self._abandoned = False
         self._exc_type: str | None = None
@@ -212,6 +218,15 @@ class ExchangeRecorder:
 
     def on_chunk(self, chunk: bytes) -> None:
         """A chunk of the body went to the client (as received, content-encoded)."""
+        pending = self._pending
+        if pending is not None:  # the per-event hot path of a stream
+            size = len(chunk)
+            self._nbytes += size
+            pending.append(chunk)
+            self._pending_bytes += size
+            if self._pending_bytes >= BATCH_BYTES:
+                self._flush()
+            return
         self._nbytes += len(chunk)
         acc = self._sse
         if acc is not None:
@@ -222,8 +237,32 @@ class ExchangeRecorder:
                 acc.feed(chunk)
             except Exception as exc:
                 self._stream_failed(exc)
+                return
+            if decoder is None and acc.first_token_at is not None:
+                # first_token_at is set: later chunks need no clock reading, so
+                # they can wait and be scanned together.
+                self._pending = []
         elif self._parts is not None:
             self._parts.append(chunk)
+
+    def _flush(self) -> None:
+        """Feed the gathered chunks to the accumulator."""
+        pending, acc = self._pending, self._sse
+        if not pending:
+            return
+        self._pending, self._pending_bytes = [], 0
+        if acc is None:  # pragma: no cover - _stream_failed clears _pending too
+            return
+        try:
+            try:
+                data = b"".join(pending)
+            except TypeError:  # not bytes: the accumulator counts what it refuses
+                for item in pending:
+                    acc.feed(item)
+                return
+            acc.feed(data)
+        except Exception as exc:
+            self._stream_failed(exc)
 
     def on_body(self, body: bytes) -> None:
         """The whole body at once, already content-decoded; then finish.
@@ -238,6 +277,7 @@ class ExchangeRecorder:
     def on_end(self) -> None:
         """The client read the body to its end: finish the exchange."""
         self._ended = True
+        self._flush()
         acc, decoder = self._sse, self._decoder
         if acc is not None and decoder is not None:
             # The decoder may hold the last bytes (a deflate body shorter than its header).
@@ -276,6 +316,7 @@ class ExchangeRecorder:
         self._hooks.telemetry_error(stage, exc)
         self._sse = None
         self._decoder = None
+        self._pending = None
 
     def _finish(self) -> None:
         try:
@@ -284,6 +325,7 @@ class ExchangeRecorder:
             return
         finished = _perf_counter()
         hooks = self._hooks
+        self._flush()
         try:
             exchange = self._build(finished)
         except Exception as exc:  # pragma: no cover - _build guards each stage itself
@@ -295,6 +337,7 @@ class ExchangeRecorder:
             self._parts = None
             self._acc = self._sse = None
             self._decoder = None
+            self._pending = None
         try:
             hooks.finish(exchange)
         except (

@@ -324,6 +324,42 @@ class TestStream:
         assert t.first_token is not None
         assert t.sent < t.headers <= t.first_token <= t.finished  # type: ignore[operator]
 
+    @pytest.mark.parametrize("end", ["end", "close", "error"])
+    def test_long_stream_in_small_chunks_counts_every_event(self, end: str) -> None:
+        """Chunks gathered after the first token (past several batches) all count."""
+        frame = "event: {0}\ndata: {1}\n\n".format
+        start = {
+            "type": "message_start",
+            "message": {"id": "msg_1", "content": [], "usage": {"input_tokens": 3}},
+        }
+        block = {"type": "content_block_start", "index": 0}
+        block["content_block"] = {"type": "text", "text": ""}
+        head = [frame("message_start", json.dumps(start))]
+        head.append(frame("content_block_start", json.dumps(block)))
+        delta = {"type": "content_block_delta", "index": 0}
+        deltas = [
+            frame("content_block_delta", json.dumps({**delta, "delta": d}))
+            for d in ({"type": "text_delta", "text": f"w{i} "} for i in range(1000))
+        ]
+        chunks = [c.encode() for c in head + deltas]
+        assert sum(map(len, chunks)) > 3 * 16 * 1024
+        hooks = Hooks()
+        rec = recorder(hooks, request_body(stream=True))
+        rec.on_headers(200, SSE_HEADERS)
+        for chunk in chunks:
+            rec.on_chunk(chunk)
+        if end == "end":
+            rec.on_end()
+        elif end == "close":
+            rec.on_close()
+        else:
+            rec.on_error(ConnectionError("reset"))
+        ex = hooks.one
+        assert ex.output_chunks == 1000 and ex.sse_events == 1002
+        assert ex.response_bytes == sum(map(len, chunks))
+        assert ex.timings.first_token is not None
+        assert not hooks.errors
+
     def test_prepopulated_message_start(self, fixtures: Any) -> None:
         """A continuation whose message_start carries the whole message."""
         hooks = Hooks()
