@@ -187,10 +187,8 @@ class PrometheusSink:
         if message is not None:
             self._record_usage(b, errors, message.usage, exemplar)
             self._record_blocks(message.content)
-        elif b.gen2 is not None:
-            # gen2 counters record every operation, 0 when no usage arrived.
-            for counter in b.gen2.usage:
-                counter.inc(0)
+        # gen2 usage counters "record every operation, 0 without usage": their series are
+        # bound (created at 0) with the model's bundle, so a zero needs no write.
 
         if ex.tool_turnarounds:
             for t in ex.tool_turnarounds:
@@ -243,10 +241,16 @@ class PrometheusSink:
         g = b.gen2
         if g is not None:
             total_input = (uncached or 0) + cache_read + cache_write
-            g.usage[0].inc(total_input)
-            g.usage[1].inc(output or 0)
-            g.usage[2].inc(cache_read)
-            g.usage[3].inc(cache_write)
+            usage_counters = g.usage
+            # No zero increments: the series exist from the bundle on (see on_exchange).
+            if total_input:
+                usage_counters[0].inc(total_input)
+            if output:
+                usage_counters[1].inc(output)
+            if cache_read:
+                usage_counters[2].inc(cache_read)
+            if cache_write:
+                usage_counters[3].inc(cache_write)
             ops = errors.operation2 if errors is not None else g.operation
             if uncached is not None:
                 ops[0].observe(total_input, exemplar)
