@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import threading
 import tracemalloc
 import zlib
@@ -142,7 +143,8 @@ JSON_BODIES = st.one_of(
 )
 CUTS = st.lists(st.integers(0, 20_000), max_size=8)
 FUZZ = settings(
-    max_examples=120,
+    # PTC_FUZZ_EXAMPLES raises the number of inputs per test for a longer campaign.
+    max_examples=int(os.environ.get("PTC_FUZZ_EXAMPLES", "120")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -370,6 +372,63 @@ class TestRequests:
             assert tel.errors() == expected
             (ex,) = tel.sink.exchanges
             assert ex.outcome is Outcome.OK and ex.request.body_bytes == len(request)
+        finally:
+            tel.close()
+
+
+HEADER_NAMES = st.sampled_from(
+    ["retry-after", "retry-after-ms", "request-id", "anthropic-organization-id"]
+    + [
+        f"anthropic-ratelimit-{resource}-{field}"
+        for resource in ("requests", "tokens", "input-tokens", "output-tokens")
+        for field in ("limit", "remaining", "reset")
+    ]
+)
+HEADER_VALUES = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", " ", "1e309", "-0", "Wed, 21 Oct 2015 07:28:00 GMT", "NaN"]),
+)
+CONTENT_TYPES = st.sampled_from(
+    ["application/json", "text/event-stream", "TEXT/EVENT-STREAM; charset=utf-8",
+     "text/event-streamx", "text/html", "", "application/json; text/event-stream"]
+)  # fmt: skip
+
+
+class TestHeaders:
+    @given(
+        headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=8),
+        content_type=CONTENT_TYPES,
+        sse=st.booleans(),
+    )
+    @FUZZ
+    def test_response_headers(
+        self, headers: dict[str, str], content_type: str, sse: bool
+    ) -> None:
+        """Any rate-limit, retry and id header values, any content type for either kind
+        of body: the client sees the same headers and bytes, nothing is counted but the
+        anomalies of a body read as a stream."""
+        body = SSE_FIXTURES[1] if sse else JSON_FIXTURES[0]
+        sent = {**headers, "content-type": content_type}
+        tel = Telemetry()
+        try:
+            replies = Replies(Reply(200, sent, [body]))
+            transport = tel.observer.transport(replies.transport())
+            with httpx2.Client(transport=transport) as client:
+                with client.stream("POST", URL, content=dumps(BODY)) as r:
+                    got = b"".join(r.iter_raw())
+                    seen = dict(r.headers.multi_items())
+            assert got == body and seen == sent
+            (ex,) = tel.sink.exchanges
+            streamed = "text/event-stream" in content_type.lower()
+            assert ex.streamed is streamed
+            anomalies = reference(body).anomalies if streamed else 0
+            assert tel.errors() == ({"stream_parse": anomalies} if anomalies else {})
+            for limit in ex.rate_limits:
+                assert limit.limit is None or isinstance(limit.limit, int)
+                assert limit.remaining is None or isinstance(limit.remaining, int)
+            assert ex.retry_after is None or ex.retry_after >= 0
         finally:
             tel.close()
 
