@@ -27,6 +27,12 @@ RATE_LIMIT_RESOURCES = {
 }
 """``RateLimit.resource`` names and the header prefix each one is read from."""
 
+# The three full header names of each resource, built once rather than per response.
+_TRIPLETS = tuple(
+    (resource, f"{prefix}-limit", f"{prefix}-remaining", f"{prefix}-reset")
+    for resource, prefix in RATE_LIMIT_RESOURCES.items()
+)
+
 
 def _header_int(value: str | None) -> int | None:
     if value is None:
@@ -49,10 +55,11 @@ def parse_rate_limits(headers: Mapping[str, str]) -> tuple[RateLimit, ...]:
         ``None``.
     """
     found = []
-    for resource, prefix in RATE_LIMIT_RESOURCES.items():
-        limit = headers.get(prefix + "-limit")
-        remaining = headers.get(prefix + "-remaining")
-        reset = headers.get(prefix + "-reset")
+    get = headers.get
+    for resource, limit_name, remaining_name, reset_name in _TRIPLETS:
+        limit = get(limit_name)
+        remaining = get(remaining_name)
+        reset = get(reset_name)
         if limit is None and remaining is None and reset is None:
             continue
         found.append(
