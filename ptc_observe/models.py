@@ -62,7 +62,9 @@ DIRECT = "direct"
 class _Wire(BaseModel):
     """Base for wire models: unknown fields are kept, never rejected."""
 
-    model_config = ConfigDict(extra="allow")
+    # cache_strings="keys": pydantic-core's process-wide cache of parsed JSON strings
+    # keeps field names only, never values (ids, text, tool inputs outlive no exchange).
+    model_config = ConfigDict(extra="allow", cache_strings="keys")
 
 
 # --- callers and containers ---
@@ -75,7 +77,7 @@ class CallerInfo(_Wire):
     ``code_execution_20260120``, or a version nobody has seen yet).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, cache_strings="keys")
 
     type: str = DIRECT
     tool_id: str | None = None
@@ -104,7 +106,7 @@ DIRECT_CALLER = CallerInfo()
 class ContainerInfo(_Wire):
     """A code-execution container as a response names it: ``{"id", "expires_at"}``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, cache_strings="keys")
 
     id: str
     expires_at: AwareDatetime

@@ -69,7 +69,7 @@ def _loads(body: bytes | str) -> Any:
         # as json.loads. It refuses some input json.loads accepts (bad UTF-8, lone
         # surrogate escapes, nesting past its depth limit) and never accepts what
         # json.loads refuses, so a refusal just takes the json.loads path below.
-        return _from_json(body)
+        return _from_json(body, cache_strings="keys")
     except ValueError:
         pass
     if isinstance(body, bytes):
