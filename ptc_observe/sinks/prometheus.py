@@ -186,7 +186,10 @@ class PrometheusSink:
 
         if message is not None:
             self._record_usage(b, errors, message.usage, exemplar)
-            self._record_blocks(message.content)
+            if ex.complete:
+                # A cut or failed stream's partial tool calls never reach the application
+                # (the SDK raises): count only the calls it can act on.
+                self._record_blocks(message.content)
         # gen2 usage counters "record every operation, 0 without usage": their series are
         # bound (created at 0) with the model's bundle, so a zero needs no write.
 
