@@ -70,8 +70,12 @@ def _loads(body: bytes | str) -> Any:
         # surrogate escapes, nesting past its depth limit) and never accepts what
         # json.loads refuses, so a refusal just takes the json.loads path below.
         return _from_json(body, cache_strings="keys")
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            # Nesting past jiter's fixed depth limit is malformed, full stop: json.loads
+            # would give up at a depth that depends on the caller's stack, so the same
+            # payload could parse on one path and fail on another.
+            raise WireError("invalid JSON: nested too deeply") from None
     if isinstance(body, bytes):
         # The API speaks UTF-8; bad bytes become U+FFFD rather than a failure (and
         # json.loads on bytes would guess UTF-16/32 from NUL bytes).
