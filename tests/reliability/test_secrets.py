@@ -31,7 +31,8 @@ import anthropic
 import httpx2
 import pytest
 
-from ptc_observe import Exchange, Outcome
+from ptc_observe import Exchange, Observer, Outcome
+from ptc_observe.sinks.otel import OTelSink
 
 from .conftest import (
     JSON_HEADERS,
@@ -443,3 +444,31 @@ def test_failing_redaction_hook_records_no_content(
         assert leaks(found, canary) == [], name
     assert all(ex.request.content is None for ex in tel.sink.exchanges)
     assert tel.errors() == {"request_parse": 2}
+
+
+def test_inferred_tool_span_carries_the_redacted_result(
+    telemetry: Any, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    """With inferred execute_tool spans on (opt-in), the tool result recorded on them is
+    the hook's output too."""
+    tel: Telemetry = telemetry(opentelemetry=False)
+    otel = OTelSink(
+        tel.tracer_provider,
+        tel.meter_provider,
+        capture_content=True,
+        redact=scrub,
+        infer_tool_spans=True,
+    )
+    tel.observer = Observer(
+        [tel.sink, otel],
+        registry=tel.registry,
+        opentelemetry=False,
+        capture_content=True,
+        redact=scrub,
+    )
+    converse(tel)
+    (tool_span,) = [s for s in tel.spans() if s.name == "execute_tool lookup"]
+    assert (tool_span.attributes or {})["gen_ai.tool.call.result"] == "[REDACTED]"
+    found = telemetry_outputs(tel, debug_logs)
+    for name, canary in CANARIES.items():
+        assert leaks(found, canary) == [], name
