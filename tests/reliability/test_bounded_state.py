@@ -149,10 +149,11 @@ class Soak:
 def fill_json_string_cache() -> None:
     """Fill pydantic-core's process-wide cache of strings met while parsing JSON.
 
-    The wire layer parses with pydantic-core, which keeps up to 16,384 short strings
-    (keys and values, ids among them) in one cache for the whole process. Fed new ids,
-    it fills over the first 6,000-8,000 exchanges of the soak (about 1 MB), then holds
-    its size. Filling it first puts the 10 % mark at the steady state.
+    pydantic-core keeps up to 16,384 short strings in one cache for the whole process
+    (about 1 MB when full). The wire layer caches keys only, but any other JSON parsing
+    in the process may put values there: fed new ids, the cache fills over several
+    thousand exchanges, then holds its size. Filling it first puts the 10 % mark at the
+    steady state whatever else runs.
     """
     pydantic_core.from_json(
         dumps([f"warm-{i}" for i in range(300_000)]), cache_strings=True
