@@ -12,9 +12,9 @@ wall-clock reading at send time (``Timings.sent_unix_ns``) to place spans.
 from __future__ import annotations
 
 import enum
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from .models import Message, ToolCall
 
@@ -31,42 +31,6 @@ __all__ = [
     "ToolTurnaround",
 ]
 
-_T = TypeVar("_T")
-
-
-def _fast_init(cls: type[_T]) -> type[_T]:
-    """Give a frozen, slotted dataclass an ``__init__`` that stores through its slots.
-
-    The ``__init__`` dataclasses generates for a frozen class calls
-    ``object.__setattr__`` once per field; the slots' own descriptors store the same
-    values in less than half the time, which counts for the records built on every
-    exchange. Same parameters, defaults, signature and result; the class stays frozen.
-    """
-    params = []
-    body = []
-    namespace: dict[str, Any] = {}
-    for i, f in enumerate(fields(cls)):  # type: ignore[arg-type]
-        if not f.init or f.default_factory is not MISSING:
-            return cls  # not the simple shape this generator handles
-        # Field names are Python identifiers (dataclasses checks them) and are never
-        # shadowed by the helper names, which start with "_ptc".
-        namespace[f"_ptc_set{i}"] = cls.__dict__[f.name].__set__
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            namespace[f"_ptc_default{i}"] = f.default
-            params.append(f"{f.name}=_ptc_default{i}")
-        body.append(f"    _ptc_set{i}(self, {f.name})")
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
-    exec(source, namespace)
-    init = namespace["__init__"]
-    original = cls.__dict__["__init__"]
-    init.__qualname__ = original.__qualname__
-    init.__annotations__ = original.__annotations__
-    init.__doc__ = original.__doc__
-    setattr(cls, "__init__", init)  # noqa: B010 - mypy forbids assigning a method
-    return cls
-
 
 class Outcome(str, enum.Enum):
     """How an exchange ended."""
@@ -81,7 +45,6 @@ class Outcome(str, enum.Enum):
     """The client closed (or dropped) the response before reading it all."""
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ToolDeclaration:
     """One entry of the request's ``tools`` array."""
@@ -97,7 +60,6 @@ class ToolDeclaration:
         return self.type is not None and self.type.startswith("code_execution_")
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ToolResultSent:
     """A ``tool_result`` block the application sent back."""
@@ -108,7 +70,6 @@ class ToolResultSent:
     is_error: bool = False
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class RequestFacts:
     """What the request said. Never holds credentials; content only when captured."""
@@ -142,7 +103,6 @@ class RequestFacts:
         return any(t.is_code_execution for t in self.tools)
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """One ``anthropic-ratelimit-{resource}-*`` triplet of the response headers."""
@@ -154,7 +114,6 @@ class RateLimit:
     reset: str | None = None
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class Timings:
     """When things happened (``perf_counter`` seconds; ``sent_unix_ns`` wall clock)."""
@@ -186,7 +145,6 @@ class Timings:
         return self.sent_unix_ns + int((moment - self.sent) * 1e9)
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ToolTurnaround:
     """A tool result matched with the response that asked for it."""
@@ -206,7 +164,6 @@ class ToolTurnaround:
     """``Exchange.id`` of the exchange whose response asked for the call."""
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ContainerSighting:
     """The code-execution container an exchange used (at most one per exchange)."""
@@ -223,7 +180,6 @@ class ContainerSighting:
     """At a reuse: seconds left before the last known ``expires_at``."""
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ContainerEnded:
     """A container left the tracker: it expired, or was evicted to bound memory."""
@@ -235,7 +191,6 @@ class ContainerEnded:
     """``expired`` or ``evicted``."""
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One finished HTTP exchange with the Messages API: the unit every sink receives."""
