@@ -25,6 +25,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from prometheus_client import CollectorRegistry
 
+from ptc_observe import Observer
+from ptc_observe.testing import MemorySink
+
 DATA_DIR = Path(__file__).parent / "data" / "anthropic"
 
 
@@ -440,3 +443,15 @@ def http_server() -> Iterator[Any]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(10)
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    """Keeps every exchange an observer finishes."""
+    return MemorySink()
+
+
+@pytest.fixture
+def observer(sink: MemorySink) -> Observer:
+    """An observer that feeds only ``sink`` (no Prometheus, no OpenTelemetry)."""
+    return Observer(sinks=[sink], prometheus=False, opentelemetry=False)

@@ -44,16 +44,6 @@ BODY = {
 }
 
 
-@pytest.fixture
-def sink() -> MemorySink:
-    return MemorySink()
-
-
-@pytest.fixture
-def observer(sink: MemorySink) -> Observer:
-    return Observer(sinks=[sink], prometheus=False, opentelemetry=False)
-
-
 def post(
     mode: Any, client: Any, *, stream: bool = False, **kw: Any
 ) -> tuple[Any, list[bytes]]:

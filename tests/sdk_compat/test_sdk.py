@@ -131,16 +131,6 @@ JSON_OK = [n for n in EXPECTED if n.endswith(".json")]
 SSE = [n for n in EXPECTED if n.endswith(".sse")]
 
 
-@pytest.fixture
-def sink() -> MemorySink:
-    return MemorySink()
-
-
-@pytest.fixture
-def observer(sink: MemorySink) -> Observer:
-    return Observer(sinks=[sink], prometheus=False, opentelemetry=False)
-
-
 def sdk_client(mode: Any, script: Any, observer: Observer | None, **kw: Any) -> Any:
     inner = script.transport()
     transport = mode.observing(observer, inner) if observer is not None else inner
