@@ -196,6 +196,19 @@ class Naive(Config):
         return naive_transport(lib, inner, self.metrics)
 
 
+class NaiveSpan(Naive):
+    """The naive transport plus one GenAI ``chat`` span per exchange: the floor of metrics+spans."""
+
+    name = "naive_span"
+    label = "naive transport + one GenAI span"
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        super().__init__(telemetry)
+        self.metrics = NaiveMetrics(
+            tracer=telemetry.tracer_provider.get_tracer("bench.naive")
+        )
+
+
 class PtcObserve(Config):
     """``ptc_observe.Observer`` with Prometheus and OpenTelemetry sinks (metrics + spans)."""
 
@@ -270,6 +283,7 @@ ALL_CONFIGS: tuple[type[Config], ...] = (
     OpenLLMetry,
     OTelHttpx,
     Naive,
+    NaiveSpan,
     PtcObserve,
     PtcOtelMetrics,
     PtcMetrics,

@@ -5,6 +5,11 @@ JSON body, or, for a stream, ``json.loads`` every ``data:`` line as it passes; t
 prometheus-client metrics (requests, duration, input and output tokens). No spans, no PTC facts,
 no content decoding. It is kept honest: it never buffers a stream (each event is parsed as its
 line completes) and it observes without altering what the client reads.
+
+Given a tracer, it also ends each exchange with one OpenTelemetry ``chat {model}`` span carrying
+the GenAI attributes a JSON parse yields (operation, provider, models, response id, finish
+reason, token usage, server, status): the least any observer that records metrics *and* spans
+has to do, so the floor under the issue's "metrics + spans" configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import types
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from opentelemetry.trace import SpanKind, Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["NaiveMetrics", "naive_async_transport", "naive_transport"]
@@ -23,8 +29,12 @@ __all__ = ["NaiveMetrics", "naive_async_transport", "naive_transport"]
 class NaiveMetrics:
     """The four metrics the naive transport bumps, in their own registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, tracer: Tracer | None = None
+    ) -> None:
         self.registry = registry or CollectorRegistry()
+        self.tracer = tracer
+        """When set, each exchange also ends with one GenAI span."""
         self.requests = Counter(
             "naive_requests",
             "Messages API requests.",
@@ -54,9 +64,12 @@ class _Tally:
         "metrics",
         "model",
         "output_tokens",
+        "response_id",
         "sse",
         "started",
+        "started_ns",
         "status",
+        "stop_reason",
     )
 
     def __init__(self, metrics: NaiveMetrics, status: int, content_type: str) -> None:
@@ -65,9 +78,12 @@ class _Tally:
         self.sse = content_type.startswith("text/event-stream")
         self.buf = b""
         self.model = ""
+        self.response_id = ""
+        self.stop_reason = ""
         self.input_tokens = 0
         self.output_tokens = 0
         self.started = time.perf_counter()
+        self.started_ns = time.time_ns()
 
     def feed(self, chunk: bytes) -> None:
         if not self.sse:
@@ -84,8 +100,10 @@ class _Tally:
         if kind == "message_start":
             message = event["message"]
             self.model = message.get("model", "")
+            self.response_id = message.get("id", "")
             self.input_tokens = message.get("usage", {}).get("input_tokens", 0)
         elif kind == "message_delta":
+            self.stop_reason = event.get("delta", {}).get("stop_reason") or ""
             usage = event.get("usage", {})
             self.output_tokens = usage.get("output_tokens", self.output_tokens)
             self.input_tokens = usage.get("input_tokens", self.input_tokens)
@@ -94,6 +112,8 @@ class _Tally:
         if not self.sse and self.buf:
             body = json.loads(self.buf)
             self.model = body.get("model", "")
+            self.response_id = body.get("id", "")
+            self.stop_reason = body.get("stop_reason") or ""
             usage = body.get("usage", {})
             self.input_tokens = usage.get("input_tokens", 0)
             self.output_tokens = usage.get("output_tokens", 0)
@@ -102,6 +122,29 @@ class _Tally:
         m.duration.labels(self.model).observe(time.perf_counter() - self.started)
         m.input_tokens.labels(self.model).inc(self.input_tokens)
         m.output_tokens.labels(self.model).inc(self.output_tokens)
+        if m.tracer is not None:
+            self._span(m.tracer)
+
+    def _span(self, tracer: Tracer) -> None:
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": self.model,
+            "gen_ai.response.model": self.model,
+            "gen_ai.response.id": self.response_id,
+            "gen_ai.response.finish_reasons": [self.stop_reason],
+            "gen_ai.usage.input_tokens": self.input_tokens,
+            "gen_ai.usage.output_tokens": self.output_tokens,
+            "server.address": "api.anthropic.com",
+            "http.response.status_code": self.status,
+        }
+        span = tracer.start_span(
+            f"chat {self.model}",
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            start_time=self.started_ns,
+        )
+        span.end()
 
 
 _CLASSES: dict[tuple[str, bool], type[Any]] = {}
