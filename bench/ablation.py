@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for scenario in SCENARIOS:
         if scenario.name not in args.scenarios.split(","):
             continue
-        res = measure(scenario, configs, telemetry, plan)
+        res = measure(scenario, configs, telemetry, plan, long_stream=False)
         full = res.results["ptc_full"]
         print(
             f"## {scenario.label} ({res.rounds} rounds x {res.calls_per_batch} calls)\n"

@@ -24,7 +24,7 @@ from typing import Any
 from . import report, stream10mb, workloads
 from .configs import ALL_CONFIGS, Telemetry, make_configs
 from .scenarios import SCENARIOS
-from .timing import Plan, ScenarioResult, measure
+from .timing import Plan, measure
 
 __all__ = ["main"]
 
@@ -54,18 +54,6 @@ def machine() -> dict[str, Any]:
         "anthropic": anthropic.__version__,
         "httpx": httpx.__version__,
         "httpx2": httpx2.__version__,
-    }
-
-
-def _scenario_json(res: ScenarioResult) -> dict[str, Any]:
-    return {
-        "label": res.scenario.label,
-        "events": res.scenario.events,
-        "calls_per_batch": res.calls_per_batch,
-        "rounds": res.rounds,
-        "seconds": res.seconds,
-        "configs": {name: r.as_dict() for name, r in res.results.items()},
-        "skipped": res.skipped,
     }
 
 
@@ -159,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if wanted and scenario.name not in wanted:
             continue
         res = measure(scenario, configs, telemetry, plan)
-        scenarios[scenario.name] = _scenario_json(res)
+        scenarios[scenario.name] = res.as_dict()
         print(
             f"## {scenario.label}  ({res.rounds} rounds x {res.calls_per_batch} calls, {res.seconds:.0f} s)\n"
         )

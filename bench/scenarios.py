@@ -36,6 +36,9 @@ class Scenario:
         lib: ``httpx2`` or ``httpx``.
         is_async: async client.
         streamed: SSE response (the per-event cost is computed for these).
+        helper: the ``messages.stream()`` helper (``get_final_message()``).
+        long_stream: also timed on the ~2,000-event stream, in the same rounds as the
+            ~200-event one, for the marginal cost per event (see ``bench/timing.py``).
     """
 
     name: str
@@ -45,11 +48,17 @@ class Scenario:
     is_async: bool
     streamed: bool
     helper: bool = False
+    long_stream: bool = False
 
     @property
     def events(self) -> int:
         """SSE events in one response (0 for JSON)."""
         return workloads.SSE_EVENTS if self.streamed else 0
+
+    @property
+    def long_events(self) -> int:
+        """SSE events in one response of the long workload (0 when it is not timed)."""
+        return workloads.LONG_SSE_EVENTS if self.long_stream else 0
 
     def applies(self, config: Config) -> bool:
         """Whether ``config`` can run this scenario (SDK-level observers need the SDK)."""
@@ -205,10 +214,22 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("sdk_create_sync", "SDK create, sync", True, httpx2, False, False),
     Scenario("sdk_create_async", "SDK create, async", True, httpx2, True, False),
     Scenario(
-        "sdk_stream_sync", "SDK create(stream=True), sync", True, httpx2, False, True
+        "sdk_stream_sync",
+        "SDK create(stream=True), sync",
+        True,
+        httpx2,
+        False,
+        True,
+        long_stream=True,
     ),
     Scenario(
-        "sdk_stream_async", "SDK create(stream=True), async", True, httpx2, True, True
+        "sdk_stream_async",
+        "SDK create(stream=True), async",
+        True,
+        httpx2,
+        True,
+        True,
+        long_stream=True,
     ),
     Scenario(
         "sdk_helper_sync",
@@ -235,9 +256,23 @@ SCENARIOS: tuple[Scenario, ...] = (
         "httpx2_create_async", "raw httpx2 POST, async", False, httpx2, True, False
     ),
     Scenario(
-        "httpx2_stream_sync", "raw httpx2 stream, sync", False, httpx2, False, True
+        "httpx2_stream_sync",
+        "raw httpx2 stream, sync",
+        False,
+        httpx2,
+        False,
+        True,
+        long_stream=True,
     ),
     Scenario("httpx_create_sync", "raw httpx POST, sync", False, httpx, False, False),
     Scenario("httpx_create_async", "raw httpx POST, async", False, httpx, True, False),
-    Scenario("httpx_stream_sync", "raw httpx stream, sync", False, httpx, False, True),
+    Scenario(
+        "httpx_stream_sync",
+        "raw httpx stream, sync",
+        False,
+        httpx,
+        False,
+        True,
+        long_stream=True,
+    ),
 )

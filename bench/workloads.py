@@ -1,4 +1,4 @@
-"""The bodies the benchmark serves and sends: a ~4 KB PTC response, a ~200-event PTC stream.
+"""The bodies the benchmark serves and sends: a ~4 KB PTC response, PTC streams of ~200 and ~2,000 events.
 
 Everything is built once, at import, from the committed fixtures in ``tests/data/anthropic/``
 so that every configuration sees byte-identical traffic. The 10 MB stream is produced lazily
@@ -16,6 +16,8 @@ __all__ = [
     "BASE_URL",
     "JSON_BODY",
     "JSON_HEADERS",
+    "LONG_SSE_CHUNKS",
+    "LONG_SSE_EVENTS",
     "MESSAGES_PATH",
     "REQUEST",
     "REQUEST_BODY",
@@ -143,8 +145,21 @@ def _message_end(output_tokens: int) -> list[dict[str, Any]]:
     ]
 
 
-def _sse_events(text_deltas: int = 160, code_deltas: int = 30) -> list[dict[str, Any]]:
-    """A streamed PTC turn: text, server_tool_use with streamed code, programmatic tool_use."""
+def _sse_events(
+    text_deltas: int = 160,
+    code_deltas: int = 30,
+    code_lines: int = 12,
+    output_tokens: int = 246,
+) -> list[dict[str, Any]]:
+    """A streamed PTC turn: text, server_tool_use with streamed code, programmatic tool_use.
+
+    Args:
+        text_deltas: ``text_delta`` events of the text block.
+        code_deltas: about this many ``input_json_delta`` chunks carry the code (plus an empty one).
+        code_lines: length of the code (lines of :data:`_CODE_LINE`), so that a longer stream
+            keeps chunks of the same size.
+        output_tokens: the usage the final ``message_delta`` reports.
+    """
     events: list[dict[str, Any]] = [_message_start()]
     events.append(
         {
@@ -173,7 +188,7 @@ def _sse_events(text_deltas: int = 160, code_deltas: int = 30) -> list[dict[str,
         }
     )
     # The code arrives as input_json_delta chunks split anywhere, the first one empty (ref §4.4).
-    code_json = json.dumps({"code": _long_code(12)})
+    code_json = json.dumps({"code": _long_code(code_lines)})
     step = -(-len(code_json) // code_deltas)
     parts = [""] + [code_json[i : i + step] for i in range(0, len(code_json), step)]
     for part in parts:
@@ -196,7 +211,7 @@ def _sse_events(text_deltas: int = 160, code_deltas: int = 30) -> list[dict[str,
         }
     )
     events.append({"type": "content_block_stop", "index": 2})
-    events.extend(_message_end(output_tokens=246))
+    events.extend(_message_end(output_tokens=output_tokens))
     return events
 
 
@@ -205,6 +220,19 @@ SSE_EVENTS = len(_EVENTS)
 """Number of SSE events in the streamed workload (the divisor of the per-event cost)."""
 SSE_CHUNKS: tuple[bytes, ...] = tuple(_frame(e) for e in _EVENTS)
 """The streamed workload, one network chunk per event, as a live stream arrives."""
+
+# The same turn ~10x longer: the same message_start, blocks, message_delta and message_stop,
+# 10x the text deltas and 10x the code (in 10x the input_json_delta chunks of the same size).
+# Timed against the short one in the same rounds, it gives the marginal cost of one more event:
+# (overhead_long - overhead_short) / (LONG_SSE_EVENTS - SSE_EVENTS), free of the fixed
+# per-exchange cost that the all-in average (overhead / SSE_EVENTS) carries.
+_LONG_EVENTS = _sse_events(
+    text_deltas=1690, code_deltas=300, code_lines=120, output_tokens=2460
+)
+LONG_SSE_EVENTS = len(_LONG_EVENTS)
+"""Number of SSE events in the long streamed workload."""
+LONG_SSE_CHUNKS: tuple[bytes, ...] = tuple(_frame(e) for e in _LONG_EVENTS)
+"""The long streamed workload, one network chunk per event."""
 
 
 def big_stream_events(total_bytes: int, *, text_len: int = 96) -> int:
