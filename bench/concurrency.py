@@ -33,7 +33,8 @@ from .configs import Config, Telemetry, make_configs
 
 __all__ = ["CONFIGS", "POOL", "main", "run"]
 
-CONFIGS = ("bare", "ptc_full")
+CONFIGS = ("bare", "naive_span", "ptc_full")
+"""bare, the floor (the naive transport + one GenAI span) and ptc_observe metrics+spans."""
 POOL = 100
 """Connections per client. httpcore2's pool scans every connection for every queued request
 (``_assign_requests_to_connections``): with 1,000 connections that scan took ~70 % of the
