@@ -24,6 +24,7 @@ __all__ = [
     "Target",
     "concurrency_table",
     "evaluate",
+    "exit_status",
     "headline_table",
     "memory_table",
     "per_event_table",
@@ -436,6 +437,17 @@ def _concurrency(conc: dict[str, Any]) -> list[Target]:
 def _extra(by: dict[tuple[str, int], Any], name: str) -> float | None:
     one, ten = by.get((name, 1_000_000)), by.get((name, 10_000_000))
     return None if one is None or ten is None else float(ten - one)
+
+
+def exit_status(targets: list[Target]) -> int:
+    """0 when every target passes, 1 when one fails, 2 when one could not be judged.
+
+    Information rows are not targets and never change the status.
+    """
+    verdicts = [t for t in targets if not t.info]
+    if not verdicts or any(t.ok is None for t in verdicts):
+        return 2
+    return 0 if all(t.ok for t in verdicts) else 1
 
 
 def targets_table(targets: list[Target]) -> str:

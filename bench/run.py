@@ -216,7 +216,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     out.write_text(json.dumps(payload, indent=1))
     print(f"results: {out}")
-    verdicts = [t for t in targets if not t.info]
-    if any(t.ok is None for t in verdicts) or not verdicts:
-        return 2
-    return 0 if all(t.ok for t in verdicts) else 1
+    return report.exit_status(targets)
