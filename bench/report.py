@@ -103,6 +103,10 @@ def _fmt_marginal(m: tuple[float, float, float] | None) -> str:
     return "—" if m is None else f"{m[0]:.2f} ({m[1]:.2f}..{m[2]:.2f})"
 
 
+def _calls(n: int | None) -> str:
+    return "? calls" if n is None else f"{n} call" + ("" if n == 1 else "s")
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None or b <= 0 else f"{a / b:.2f}x"
 
@@ -160,7 +164,7 @@ def scenario_table(scen: dict[str, Any], labels: dict[str, str]) -> str:
         lines.append("")
         lines.append(
             f"{scen['events']} and {long_events:,} events, both timed in each round "
-            f"({scen.get('long_calls_per_batch', '?')} calls per long batch). "
+            f"({_calls(scen.get('long_calls_per_batch'))} per long batch). "
             + MARGINAL_NOTE
         )
     return "\n".join(lines)
