@@ -31,9 +31,9 @@ from .events import (
     ContainerSighting,
     Exchange,
     Outcome,
+    Reply,
     ToolTurnaround,
 )
-from .models import ToolUseBlock
 
 __all__ = ["Correlator", "Limits", "evolve"]
 
@@ -180,7 +180,7 @@ class Correlator:
             ``ex`` itself when nothing applies, else a copy with those fields set.
         """
         request = ex.request
-        message = ex.message
+        reply = ex.reply
         ended: list[ContainerEnded] = []
         turnarounds: tuple[ToolTurnaround, ...] = ()
         answers: tuple[int, ...] = ()
@@ -191,10 +191,10 @@ class Correlator:
                 self._sweep_locked(now, ended)
             if request.tool_results:
                 turnarounds, answers = self._match_results(ex)
-            if message is not None and message.stop_reason == "tool_use":
-                self._register_calls(ex, now)
+            if reply is not None and reply.stop_reason == "tool_use":
+                self._register_calls(ex, reply, now)
             if request.container_id is not None or (
-                message is not None and message.container is not None
+                reply is not None and reply.container is not None
             ):
                 sighting = self._sight_container(ex, ended)
         self._fire(ended)
@@ -263,26 +263,17 @@ class Correlator:
             )
         return tuple(turnarounds), tuple(answers)
 
-    def _register_calls(self, ex: Exchange, now: float) -> None:
-        assert ex.message is not None
+    def _register_calls(self, ex: Exchange, reply: Reply, now: float) -> None:
         pending = self._pending
         deadline = now + self.limits.pending_ttl_seconds
         asked_at = ex.timings.finished
         asked_by = ex.id
-        for block in ex.message.content:
-            if type(block) is not ToolUseBlock and not isinstance(block, ToolUseBlock):
-                continue
-            call_id = block.id
-            caller = block.caller
-            if caller is None:
-                entry = _Pending(
-                    block.name, "direct", None, asked_at, asked_by, deadline
-                )
-            else:
-                tool_id = caller.tool_id if caller.is_programmatic else None
-                entry = _Pending(
-                    block.name, caller.type, tool_id, asked_at, asked_by, deadline
-                )
+        for use in reply.tool_uses:
+            call_id = use.id
+            tool_id = use.caller_tool_id if use.is_programmatic else None
+            entry = _Pending(
+                use.name, use.caller_type, tool_id, asked_at, asked_by, deadline
+            )
             # A repeated id moves to the end (newest); a new one is appended there anyway.
             if call_id in pending:
                 del pending[call_id]
@@ -301,7 +292,7 @@ class Correlator:
         sent_ts = timings.sent_unix_ns / 1e9
         end_ts = sent_ts + (timings.finished - timings.sent)
         requested = ex.request.container_id
-        answered = ex.message.container if ex.message is not None else None
+        answered = ex.reply.container if ex.reply is not None else None
         containers = self._containers
 
         expired = False

@@ -16,19 +16,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .models import Message, ToolCall
+from .models import (
+    DIRECT,
+    CodeExecutionToolResultBlock,
+    ContainerInfo,
+    Message,
+    ServerToolUseBlock,
+    ToolCall,
+    ToolUseBlock,
+    Usage,
+)
 
 __all__ = [
+    "CodeResult",
     "ContainerEnded",
     "ContainerSighting",
     "Exchange",
     "Outcome",
     "RateLimit",
+    "Reply",
     "RequestFacts",
     "Timings",
     "ToolDeclaration",
     "ToolResultSent",
     "ToolTurnaround",
+    "ToolUse",
 ]
 
 
@@ -181,6 +193,153 @@ class ContainerSighting:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolUse:
+    """A ``tool_use`` block of the response: a call the application must run."""
+
+    id: str
+    name: str
+    caller_type: str = DIRECT
+    """The raw caller type (``direct``, ``code_execution_20260120``, …)."""
+    caller_tool_id: str | None = None
+    """The ``server_tool_use`` id of the code execution that made the call."""
+
+    @property
+    def is_programmatic(self) -> bool:
+        """True when code in a container made the call (as ``CallerInfo`` says)."""
+        return self.caller_type != DIRECT and self.caller_tool_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeResult:
+    """A ``code_execution_tool_result`` block of the response."""
+
+    tool_use_id: str
+    succeeded: bool
+    return_code: int | None = None
+
+
+class Reply:
+    """The response message's facts, read once; the full :class:`Message` on demand.
+
+    Sinks and the correlator read only these fields, so the hot path never builds the
+    pydantic model of a JSON body: :attr:`message` validates it on first access (content
+    capture, the PTC client and user code ask for it) and keeps it. A reply built from a
+    :class:`Message` (streams, tests) holds that message from the start.
+
+    Treat it as immutable: it is shared by every copy of its exchange.
+    """
+
+    __slots__ = (
+        "_message",
+        "_source",
+        "code_results",
+        "container",
+        "id",
+        "model",
+        "server_tools",
+        "stop_reason",
+        "tool_uses",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        model: str | None,
+        stop_reason: str | None,
+        usage: Usage,
+        container: ContainerInfo | None = None,
+        tool_uses: tuple[ToolUse, ...] = (),
+        server_tools: tuple[str, ...] = (),
+        code_results: tuple[CodeResult, ...] = (),
+        message: Message | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.model = model
+        self.stop_reason = stop_reason
+        self.usage = usage
+        self.container = container
+        self.tool_uses = tool_uses
+        """The ``tool_use`` blocks, in order."""
+        self.server_tools = server_tools
+        """The names of the ``server_tool_use`` blocks, in order."""
+        self.code_results = code_results
+        self._message = message
+        self._source = source
+
+    @classmethod
+    def from_message(cls, message: Message) -> Reply:
+        """The facts of an already validated message (which the reply keeps)."""
+        tool_uses: list[ToolUse] = []
+        server_tools: list[str] = []
+        code_results: list[CodeResult] = []
+        for block in message.content:
+            if isinstance(block, ServerToolUseBlock):
+                server_tools.append(block.name)
+            elif isinstance(block, ToolUseBlock):
+                caller = block.caller
+                tool_uses.append(
+                    ToolUse(block.id, block.name)
+                    if caller is None
+                    else ToolUse(block.id, block.name, caller.type, caller.tool_id)
+                )
+            elif isinstance(block, CodeExecutionToolResultBlock):
+                result = block.content
+                code_results.append(
+                    CodeResult(
+                        block.tool_use_id,
+                        result is not None and result.succeeded,
+                        None if result is None else result.return_code,
+                    )
+                )
+        return cls(
+            id=message.id,
+            model=message.model,
+            stop_reason=message.stop_reason,
+            usage=message.usage,
+            container=message.container,
+            tool_uses=tuple(tool_uses),
+            server_tools=tuple(server_tools),
+            code_results=tuple(code_results),
+            message=message,
+        )
+
+    @property
+    def message(self) -> Message:
+        """The whole message as the pydantic model, validated on first access.
+
+        Raises:
+            pydantic.ValidationError: the body's facts were readable but some other part
+                is not a valid message (never seen from the API; the facts still hold).
+        """
+        message = self._message
+        if message is None:
+            message = self._message = Message.model_validate(self._source)
+            self._source = None
+        return message
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls as :class:`ToolCall` models (inputs included: builds the message)."""
+        return self.message.tool_calls
+
+    def __repr__(self) -> str:
+        return (
+            f"Reply(id={self.id!r}, model={self.model!r}, "
+            f"stop_reason={self.stop_reason!r}, tool_uses={len(self.tool_uses)})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return self.message == other.message
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerEnded:
     """A container left the tracker: it expired, or was evicted to bound memory."""
 
@@ -205,8 +364,9 @@ class Exchange:
     """The full message arrived (JSON body parsed, or ``message_stop`` seen)."""
     closed_early: bool = False
     status_code: int | None = None
-    message: Message | None = None
-    """The final message, or the partial one of an unfinished stream."""
+    reply: Reply | None = None
+    """The response message's facts (the final message, or the partial one of an
+    unfinished stream); ``message`` gives the whole model."""
     error_type: str | None = None
     """Low cardinality: API error type, else HTTP status, else exception class name."""
     error_message: str | None = None
@@ -229,16 +389,22 @@ class Exchange:
     """The OpenTelemetry context current when the request was sent."""
 
     @property
+    def message(self) -> Message | None:
+        """The response message as the pydantic model (built on first access)."""
+        reply = self.reply
+        return None if reply is None else reply.message
+
+    @property
     def model(self) -> str | None:
         """The requested model (the response's if the request did not say)."""
         if self.request.model is not None:
             return self.request.model
-        return self.message.model if self.message is not None else None
+        return self.reply.model if self.reply is not None else None
 
     @property
     def tool_calls(self) -> list[ToolCall]:
         """The tool calls the response asked for (empty without a message)."""
-        return self.message.tool_calls if self.message is not None else []
+        return self.reply.tool_calls if self.reply is not None else []
 
     @property
     def ok(self) -> bool:

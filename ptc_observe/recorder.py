@@ -23,15 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from .events import Exchange, Outcome, RateLimit, RequestFacts, Timings
-from .models import APIError, Message
+from .events import Exchange, Outcome, RateLimit, Reply, RequestFacts, Timings
+from .models import APIError
 from .wire.accumulate import BATCH_BYTES, StreamAccumulator
 from .wire.decoding import ContentDecoder
 from .wire.messages import (
     WireError,
     parse_error,
-    parse_message,
     parse_rate_limits,
+    parse_reply,
     parse_request,
     parse_retry_after,
 )
@@ -400,7 +400,7 @@ class ExchangeRecorder:
         request = self._request_facts()
         status = self._status
         headers = self._headers
-        message: Message | None = None
+        reply: Reply | None = None
         api_error: APIError | None = None
         complete = False
         first_token: float | None = None
@@ -411,6 +411,8 @@ class ExchangeRecorder:
             try:
                 acc.close()
                 message = acc.message
+                if message is not None:
+                    reply = Reply.from_message(message)
                 complete = acc.complete
                 api_error = acc.error
                 first_token = acc.first_token_at
@@ -429,7 +431,7 @@ class ExchangeRecorder:
                 try:
                     if 200 <= status < 300:
                         try:
-                            message = parse_message(body)
+                            reply = parse_reply(body)
                             complete = True
                         except WireError:
                             # A truncated body is an incomplete exchange; an error
@@ -491,7 +493,7 @@ class ExchangeRecorder:
             complete=complete,
             closed_early=closed_early,
             status_code=status,
-            message=message,
+            reply=reply,
             error_type=error_type,
             error_message=api_error.message if api_error is not None else None,
             request_id=request_id,

@@ -23,8 +23,10 @@ from ptc_observe.events import (
     ContainerSighting,
     Exchange,
     Outcome,
+    Reply,
     RequestFacts,
     Timings,
+    ToolUse,
 )
 from ptc_observe.models import Message, ToolUseBlock, Usage
 
@@ -383,6 +385,7 @@ def test_state_stays_bounded_under_a_million_distinct_ids():
     )
     request = RequestFacts("POST", "/v1/messages", "api.anthropic.com", 443)
     timings = Timings(sent=0.0, finished=0.5, sent_unix_ns=int(WALL_START * 1e9))
+    reply = Reply.from_message(message)
     ex = Exchange(
         id=0,
         request=request,
@@ -390,17 +393,18 @@ def test_state_stays_bounded_under_a_million_distinct_ids():
         outcome=Outcome.OK,
         streamed=False,
         complete=True,
-        message=message,
+        reply=reply,
     )
     set_container = getattr(RequestFacts, "container_id").__set__  # noqa: B009 - slot descriptor
     set_sent_ns = getattr(Timings, "sent_unix_ns").__set__  # noqa: B009 - slot descriptor
-    fields = [b.__dict__ for b in blocks]
+    set_use_id = getattr(ToolUse, "id").__set__  # noqa: B009 - slot descriptor
+    uses = reply.tool_uses
     ids: set[str] = set()
     peak = dict.fromkeys(c.state_sizes(), 0)
     start = time.perf_counter()
     for i in range(200_000):
-        for n, f in enumerate(fields):
-            f["id"] = f"toolu_{i}_{n}"
+        for n, use in enumerate(uses):
+            set_use_id(use, f"toolu_{i}_{n}")
         set_container(request, f"container_{i}")
         set_sent_ns(timings, int(clock[0] * 1e9))
         c.correlate(ex)

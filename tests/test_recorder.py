@@ -631,14 +631,14 @@ class TestContainedFailures:
         ("target", "stage"),
         [
             pytest.param("parse_request", "request_parse", id="request"),
-            pytest.param("parse_message", "response_parse", id="message"),
+            pytest.param("parse_reply", "response_parse", id="message"),
             pytest.param("parse_rate_limits", "response_parse", id="rate-limits"),
         ],
     )
     def test_json_parsers(
         self, target: str, stage: str, fixtures: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """parse_request / parse_message / parse_rate_limits failing: one error, one record."""
+        """parse_request / parse_reply / parse_rate_limits failing: one error, one record."""
         monkeypatch.setattr(f"ptc_observe.recorder.{target}", self.boom)
         hooks = Hooks()
         rec = recorder(hooks)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import Exchange, Outcome
-from ..models import ToolUseBlock
 from . import _semconv as sc
 
 __all__ = [
@@ -65,10 +64,10 @@ def sdk_usage(ex: Exchange) -> dict[str, Any]:
     without ``message_delta`` (PTC continuations arrive whole in ``message_start``). It sets
     its own values after ours, so where it has them they win; usage stays on one span.
     """
-    message = ex.message
-    if message is None or not ex.complete:
+    reply = ex.reply
+    if reply is None or not ex.complete:
         return {}
-    usage = message.usage
+    usage = reply.usage
     attrs: dict[str, Any] = {}
     if usage.input_tokens is not None:
         attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
@@ -109,15 +108,15 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
         attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
     if ex.request_id:
         attrs[sc.ANTHROPIC_REQUEST_ID] = ex.request_id
-    message = ex.message
-    if message is not None:
-        if message.id:
-            attrs[sc.GEN_AI_RESPONSE_ID] = message.id
-        if message.model:
-            attrs[sc.GEN_AI_RESPONSE_MODEL] = message.model
-        if message.stop_reason:
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [message.stop_reason]
-        usage = message.usage
+    reply = ex.reply
+    if reply is not None:
+        if reply.id:
+            attrs[sc.GEN_AI_RESPONSE_ID] = reply.id
+        if reply.model:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = reply.model
+        if reply.stop_reason:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reply.stop_reason]
+        usage = reply.usage
         if usage.input_tokens is not None:
             attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
         if usage.output_tokens is not None:
@@ -160,16 +159,13 @@ def ptc_attributes(ex: Exchange) -> dict[str, Any]:
 def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
     """Add :func:`ptc_attributes` to ``attrs``; returns ``attrs``."""
     attrs[sc.PTC_OUTCOME] = ex.outcome.value
-    message = ex.message
-    if message is not None:
-        direct = programmatic = 0
-        for block in message.content:
-            if isinstance(block, ToolUseBlock):
-                caller = block.caller
-                if caller is not None and caller.is_programmatic:
-                    programmatic += 1
-                else:
-                    direct += 1
+    reply = ex.reply
+    if reply is not None:
+        programmatic = 0
+        for use in reply.tool_uses:
+            if use.is_programmatic:
+                programmatic += 1
+        direct = len(reply.tool_uses) - programmatic
         attrs[sc.PTC_TOOL_CALLS_DIRECT] = direct
         attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
     sighting = ex.container

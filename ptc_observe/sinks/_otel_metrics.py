@@ -149,8 +149,8 @@ class GenAIMetrics:
     def record(self, ex: Exchange) -> None:
         """Record the metrics of one exchange."""
         ctx = _context(ex)
-        message = ex.message
-        response_model = message.model if message is not None else None
+        reply = ex.reply
+        response_model = reply.model if reply is not None else None
         failed = ex.outcome in _FAILED
         error = (
             ex.error_type
@@ -172,7 +172,7 @@ class GenAIMetrics:
                 self.ttfc2.record(
                     timings.first_token - timings.sent, plain, context=ctx
                 )
-        usage = message.usage if message is not None else None
+        usage = reply.usage if reply is not None else None
         uncached = usage.input_tokens if usage is not None else None
         output = usage.output_tokens if usage is not None else None
         cache_read = (usage.cache_read_input_tokens or 0) if usage is not None else 0

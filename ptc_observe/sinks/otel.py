@@ -38,8 +38,8 @@ from opentelemetry.trace.status import Status, StatusCode
 
 from .._version import __version__
 from ..containers import evolve
-from ..events import Exchange, ToolTurnaround
-from ..models import CodeExecutionToolResultBlock, ToolUseBlock
+from ..events import Exchange, Reply, ToolTurnaround
+from ..models import ToolUseBlock
 from . import _content as content, _otel_attributes as attributes, _semconv as sc
 from ._otel_metrics import GenAIMetrics
 
@@ -226,42 +226,45 @@ class OTelSink:
         self._events(span, ex)
 
     def _events(self, span: Span, ex: Exchange) -> None:
-        message = ex.message
-        if message is None:
+        reply = ex.reply
+        if reply is None:
             return
         at = ex.timings.unix_ns(ex.timings.finished)
-        capture = self.capture.enabled
-        for block in message.content:
+        arguments = self._arguments(reply) if self.capture.enabled else {}
+        for use in reply.tool_uses:
+            attrs: dict[str, Any] = {
+                sc.GEN_AI_TOOL_NAME: use.name,
+                sc.GEN_AI_TOOL_CALL_ID: use.id,
+                sc.PTC_CALLER_TYPE: use.caller_type,
+            }
+            if use.caller_tool_id is not None:
+                attrs[sc.PTC_CALLER_TOOL_ID] = use.caller_tool_id
+            args = arguments.get(use.id)
+            if args is not None:
+                attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = args
+            span.add_event(sc.EVENT_TOOL_CALL, attrs, timestamp=at)
+        for result in reply.code_results:
+            attrs = {
+                sc.GEN_AI_TOOL_CALL_ID: result.tool_use_id,
+                sc.PTC_CODE_EXECUTION_OUTCOME: (
+                    sc.CODE_EXECUTION_SUCCESS
+                    if result.succeeded
+                    else sc.CODE_EXECUTION_ERROR
+                ),
+            }
+            if result.return_code is not None:
+                attrs[sc.PTC_CODE_EXECUTION_RETURN_CODE] = result.return_code
+            span.add_event(sc.EVENT_CODE_EXECUTION_RESULT, attrs, timestamp=at)
+
+    def _arguments(self, reply: Reply) -> dict[str, str]:
+        """Tool call arguments by call id, redacted, as JSON (content capture only)."""
+        found: dict[str, str] = {}
+        for block in reply.message.content:
             if isinstance(block, ToolUseBlock):
-                caller = block.caller
-                attrs: dict[str, Any] = {
-                    sc.GEN_AI_TOOL_NAME: block.name,
-                    sc.GEN_AI_TOOL_CALL_ID: block.id,
-                    sc.PTC_CALLER_TYPE: caller.type
-                    if caller is not None
-                    else sc.CALLER_DIRECT,
-                }
-                if caller is not None and caller.tool_id is not None:
-                    attrs[sc.PTC_CALLER_TOOL_ID] = caller.tool_id
-                if capture:
-                    args = content.redacted(block.input, self.redact)
-                    if args is not None:
-                        attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = content.to_json(
-                            args, self.max_content_chars
-                        )
-                span.add_event(sc.EVENT_TOOL_CALL, attrs, timestamp=at)
-            elif isinstance(block, CodeExecutionToolResultBlock):
-                result = block.content
-                ok = result is not None and result.succeeded
-                attrs = {
-                    sc.GEN_AI_TOOL_CALL_ID: block.tool_use_id,
-                    sc.PTC_CODE_EXECUTION_OUTCOME: (
-                        sc.CODE_EXECUTION_SUCCESS if ok else sc.CODE_EXECUTION_ERROR
-                    ),
-                }
-                if result is not None and result.return_code is not None:
-                    attrs[sc.PTC_CODE_EXECUTION_RETURN_CODE] = result.return_code
-                span.add_event(sc.EVENT_CODE_EXECUTION_RESULT, attrs, timestamp=at)
+                args = content.redacted(block.input, self.redact)
+                if args is not None:
+                    found[block.id] = content.to_json(args, self.max_content_chars)
+        return found
 
     def _content(self, span: Span, ex: Exchange) -> None:
         limit = self.max_content_chars

@@ -27,8 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ..containers import Correlator, Limits
-from ..events import ContainerEnded, Exchange, Outcome, RateLimit
-from ..models import CodeExecutionToolResultBlock, ServerToolUseBlock, ToolUseBlock
+from ..events import ContainerEnded, Exchange, Outcome, RateLimit, Reply
 from . import _semconv as sc
 from ._prometheus_families import Bundle, Families
 
@@ -145,10 +144,10 @@ class PrometheusSink:
         """Record one finished exchange."""
         f = self._f
         ex = exchange
-        message = ex.message
+        reply = ex.reply
         models = f.models
         model = models(ex.model)
-        response_model = models(message.model) if message is not None else ""
+        response_model = models(reply.model) if reply is not None else ""
         stream = ex.request.stream
         b = f.bundle(model, response_model, stream)
         exemplar = None if self.multiprocess else _exemplar(ex)
@@ -184,12 +183,12 @@ class PrometheusSink:
             if second is not None:
                 second.observe(ttfc, exemplar)
 
-        if message is not None:
-            self._record_usage(b, errors, message.usage, exemplar)
+        if reply is not None:
+            self._record_usage(b, errors, reply.usage, exemplar)
             if ex.complete:
                 # A cut or failed stream's partial tool calls never reach the application
                 # (the SDK raises): count only the calls it can act on.
-                self._record_blocks(message.content)
+                self._record_blocks(reply)
         # gen2 usage counters "record every operation, 0 without usage": their series are
         # bound (created at 0) with the model's bundle, so a zero needs no write.
 
@@ -260,19 +259,14 @@ class PrometheusSink:
             if output is not None:
                 ops[1].observe(output, exemplar)
 
-    def _record_blocks(self, content: list[Any]) -> None:
+    def _record_blocks(self, reply: Reply) -> None:
         f = self._f
-        for block in content:
-            if isinstance(block, ToolUseBlock):
-                caller = block.caller
-                programmatic = caller is not None and caller.is_programmatic
-                f.tool_call_child(block.name, programmatic).inc()
-            elif isinstance(block, ServerToolUseBlock):
-                f.server_tool_child(block.name).inc()
-            elif isinstance(block, CodeExecutionToolResultBlock):
-                result = block.content
-                ok = result is not None and result.succeeded
-                f.code_executions[ok].inc()
+        for use in reply.tool_uses:
+            f.tool_call_child(use.name, use.is_programmatic).inc()
+        for name in reply.server_tools:
+            f.server_tool_child(name).inc()
+        for result in reply.code_results:
+            f.code_executions[result.succeeded].inc()
 
     def _record_container(
         self, sighting: ContainerSighting, exemplar: dict[str, str] | None

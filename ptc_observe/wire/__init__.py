@@ -16,6 +16,7 @@ from .messages import (
     parse_event,
     parse_message,
     parse_rate_limits,
+    parse_reply,
     parse_request,
     parse_retry_after,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "parse_event",
     "parse_message",
     "parse_rate_limits",
+    "parse_reply",
     "parse_request",
     "parse_retry_after",
 ]

@@ -15,9 +15,18 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import from_json as _from_json
 
-from ..events import RequestFacts, ToolDeclaration, ToolResultSent
+from ..events import (
+    CodeResult,
+    Reply,
+    RequestFacts,
+    ToolDeclaration,
+    ToolResultSent,
+    ToolUse,
+)
 from ..models import (
+    DIRECT,
     APIError,
+    ContainerInfo,
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     ContentBlockStopEvent,
@@ -29,6 +38,7 @@ from ..models import (
     PingEvent,
     StreamEvent,
     UnknownEvent,
+    Usage,
 )
 
 # Header parsing lives in .headers; it is re-exported here, where the interface names it.
@@ -42,6 +52,7 @@ __all__ = [
     "parse_event",
     "parse_message",
     "parse_rate_limits",
+    "parse_reply",
     "parse_request",
     "parse_retry_after",
 ]
@@ -302,6 +313,193 @@ def parse_message(body: bytes) -> Message:
 
 
 _validate_json = Message.model_validate_json
+
+
+class _Unsure(Exception):
+    """A fact of the body is not in the shape the API sends: validate it all instead."""
+
+
+def parse_reply(body: bytes) -> Reply:
+    """Read the facts of a non-streaming response body; the model is built on demand.
+
+    The facts sinks use (id, model, stop reason, usage, container, tool calls with their
+    callers, code execution results) are read straight from the parsed JSON, each checked
+    as :class:`~ptc_observe.models.Message` would check it; the pydantic model of the
+    whole message is only validated when someone asks for ``Reply.message`` (~3x the
+    cost of parsing the JSON). Anything unexpected in a fact (a wrong type, an unknown
+    caller without its tool id) takes the full validation instead, which decides.
+
+    Raises:
+        WireError: not JSON, not an object, an error envelope, or not a valid message.
+    """
+    obj = _object(body, "response body")
+    kind = obj.get("type", "message")
+    if kind == "error":
+        raise WireError("the body is an error envelope, not a message")
+    try:
+        if not isinstance(kind, str):
+            raise _Unsure
+        return _reply(obj)
+    except _Unsure:
+        pass
+    try:
+        return Reply.from_message(Message.model_validate(obj))
+    except (ValidationError, RecursionError, TypeError) as exc:
+        raise WireError(f"invalid message: {_summary(exc)}") from None
+
+
+def _reply(obj: dict[str, Any]) -> Reply:
+    message_id = obj.get("id", "")
+    model = obj.get("model")
+    stop_reason = obj.get("stop_reason")
+    if (
+        not isinstance(message_id, str)
+        or (model is not None and not isinstance(model, str))
+        or (stop_reason is not None and not isinstance(stop_reason, str))
+    ):
+        raise _Unsure
+    content = obj.get("content", [])
+    if not isinstance(content, list):
+        raise _Unsure
+    tool_uses: list[ToolUse] = []
+    server_tools: list[str] = []
+    code_results: list[CodeResult] = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise _Unsure
+        kind = block.get("type")
+        if kind == "tool_use":
+            tool_uses.append(_tool_use(block))
+        elif kind == "server_tool_use":
+            server_tools.append(_server_tool(block))
+        elif kind == "code_execution_tool_result":
+            code_results.append(_code_result(block))
+        elif not isinstance(kind, str):
+            raise _Unsure
+    return Reply(
+        id=message_id,
+        model=model,
+        stop_reason=stop_reason,
+        usage=_usage(obj.get("usage", _ABSENT)),
+        container=_container(obj.get("container")),
+        tool_uses=tuple(tool_uses),
+        server_tools=tuple(server_tools),
+        code_results=tuple(code_results),
+        source=obj,
+    )
+
+
+def _tool_use(block: dict[str, Any]) -> ToolUse:
+    use_id = block.get("id")
+    name = block.get("name")
+    if (
+        not isinstance(use_id, str)
+        or not isinstance(name, str)
+        or not isinstance(block.get("input", {}), dict)
+    ):
+        raise _Unsure
+    caller = block.get("caller")
+    if caller is None:
+        return ToolUse(use_id, name)
+    return ToolUse(use_id, name, *_caller(caller))
+
+
+def _server_tool(block: dict[str, Any]) -> str:
+    name = block.get("name")
+    if (
+        not isinstance(block.get("id"), str)
+        or not isinstance(name, str)
+        or not isinstance(block.get("input", {}), dict)
+    ):
+        raise _Unsure
+    caller = block.get("caller")
+    if caller is not None:
+        _caller(caller)
+    return name
+
+
+def _caller(caller: Any) -> tuple[str, str | None]:
+    if not isinstance(caller, dict):
+        raise _Unsure
+    caller_type = caller.get("type", DIRECT)
+    tool_id = caller.get("tool_id")
+    if (
+        not isinstance(caller_type, str)
+        or (tool_id is not None and not isinstance(tool_id, str))
+        or (caller_type != DIRECT and not tool_id)
+    ):
+        raise _Unsure  # CallerInfo refuses a programmatic caller without its tool id
+    return caller_type, tool_id
+
+
+def _code_result(block: dict[str, Any]) -> CodeResult:
+    tool_use_id = block.get("tool_use_id")
+    result = block.get("content")
+    if not isinstance(tool_use_id, str):
+        raise _Unsure
+    if result is None:
+        return CodeResult(tool_use_id, False)
+    if not isinstance(result, dict):
+        raise _Unsure
+    kind = result.get("type")
+    return_code = result.get("return_code")
+    if not isinstance(kind, str) or not (
+        return_code is None or type(return_code) is int
+    ):
+        raise _Unsure
+    succeeded = not kind.endswith("_error") and (return_code or 0) == 0
+    return CodeResult(tool_use_id, succeeded, return_code)
+
+
+# Containers of recent replies by (id, expires_at) text: a run names the same container
+# on every turn, and ContainerInfo is frozen, so one object can be shared (validating
+# one, its datetime included, costs ~4 us). Bounded: cleared when full.
+_CONTAINERS: dict[tuple[str, str], ContainerInfo] = {}
+_CONTAINERS_MAX = 128
+
+
+_ABSENT = object()
+
+
+def _usage(value: Any) -> Usage:
+    if value is _ABSENT:
+        return Usage()
+    if not isinstance(value, dict):
+        raise _Unsure
+    try:
+        return Usage.model_validate(value)
+    except ValidationError:
+        raise _Unsure from None
+
+
+def _container(value: Any) -> ContainerInfo | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Unsure
+    container_id = value.get("id")
+    expires_at = value.get("expires_at")
+    if (
+        len(value) == 2
+        and isinstance(container_id, str)
+        and isinstance(expires_at, str)
+    ):
+        key = (container_id, expires_at)
+        info = _CONTAINERS.get(key)
+        if info is None:
+            info = _validated_container(value)
+            if len(_CONTAINERS) >= _CONTAINERS_MAX:
+                _CONTAINERS.clear()
+            _CONTAINERS[key] = info
+        return info
+    return _validated_container(value)
+
+
+def _validated_container(value: dict[str, Any]) -> ContainerInfo:
+    try:
+        return ContainerInfo.model_validate(value)
+    except ValidationError:
+        raise _Unsure from None
 
 
 def parse_error(body: bytes) -> APIError | None:

@@ -37,7 +37,7 @@ from ptc_observe.wire import (
     StreamAccumulator,
     WireError,
     parse_error,
-    parse_message,
+    parse_reply,
     parse_request,
 )
 
@@ -319,7 +319,7 @@ class TestJsonBodies:
                 )
             else:
                 try:
-                    parse_message(body)
+                    parse_reply(body)
                     parsed = True
                 except WireError:
                     parsed = False

@@ -222,9 +222,9 @@ class TestErrorCounter:
             raise KeyError("a bug in the parser")
 
         with monkeypatch.context() as patch:  # response_parse: a parser bug, contained
-            patch.setattr("ptc_observe.recorder.parse_message", parser_bug)
+            patch.setattr("ptc_observe.recorder.parse_reply", parser_bug)
             statuses.append(post(tel, ok_json()))
-        assert wire_messages.parse_message is not parser_bug
+        assert wire_messages.parse_reply is not parser_bug
 
         def correlator_bug(ex: Exchange) -> Exchange:
             raise RuntimeError("a bug in the correlator")
