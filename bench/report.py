@@ -16,8 +16,19 @@ cost; the all-in average is printed beside it as information. Rows whose verdict
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from .targets import (
+    Target,
+    evaluate,
+    exit_status,
+    fmt,
+    fmt_marginal,
+    marginal,
+    overhead,
+    per_event,
+    targets_table,
+)
 
 __all__ = [
     "MARGINAL_NOTE",
@@ -33,11 +44,6 @@ __all__ = [
     "targets_table",
 ]
 
-PTC = ("ptc_full", "ptc_otel_metrics", "ptc_metrics", "ptc_spans", "ptc_nosinks")
-MIB = 1024
-FLOOR = "naive_span"
-"""The naive transport plus one GenAI span: the least an observer with metrics and spans does."""
-
 MARGINAL_NOTE = (
     "all-in us/event = overhead / events of the short stream (includes the fixed per-exchange "
     "cost); marginal us/event = per round, (overhead on the long stream - overhead on the short "
@@ -46,69 +52,8 @@ MARGINAL_NOTE = (
 )
 
 
-@dataclass
-class Target:
-    """One verdict."""
-
-    name: str
-    measured: str
-    limit: str
-    ok: bool | None
-    """``None`` when the figures needed are missing (and for information rows)."""
-    info: bool = False
-    """An information row (a reference figure), not one of the issue's targets."""
-
-    @property
-    def verdict(self) -> str:
-        """PASS, FAIL, n/a, or info for an information row."""
-        if self.info:
-            return "info"
-        return "n/a" if self.ok is None else ("PASS" if self.ok else "FAIL")
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "name": self.name,
-            "measured": self.measured,
-            "limit": self.limit,
-            "verdict": self.verdict,
-        }
-
-
-def _fmt(x: float | None, digits: int = 0) -> str:
-    return "—" if x is None else f"{x:,.{digits}f}"
-
-
-def _overhead(scen: dict[str, Any], config: str) -> float | None:
-    row = scen["configs"].get(config)
-    return None if row is None else float(row["overhead_us"])
-
-
-def _per_event(scen: dict[str, Any], config: str) -> float | None:
-    """The all-in average: overhead / events of the short stream."""
-    ov = _overhead(scen, config)
-    return None if ov is None or not scen["events"] else ov / scen["events"]
-
-
-def _marginal(scen: dict[str, Any], config: str) -> tuple[float, float, float] | None:
-    """Marginal us per event and its IQR, when the scenario timed the long stream too."""
-    row = scen["configs"].get(config)
-    if row is None or "marginal_us_per_event" not in row:
-        return None
-    lo, hi = row["marginal_iqr_us_per_event"]
-    return (float(row["marginal_us_per_event"]), float(lo), float(hi))
-
-
-def _fmt_marginal(m: tuple[float, float, float] | None) -> str:
-    return "—" if m is None else f"{m[0]:.2f} ({m[1]:.2f}..{m[2]:.2f})"
-
-
 def _calls(n: int | None) -> str:
     return "? calls" if n is None else f"{n} call" + ("" if n == 1 else "s")
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return "—" if a is None or b is None or b <= 0 else f"{a / b:.2f}x"
 
 
 def scenario_table(scen: dict[str, Any], labels: dict[str, str]) -> str:
@@ -147,12 +92,12 @@ def scenario_table(scen: dict[str, Any], labels: dict[str, str]) -> str:
             if name == "bare" or "long_overhead_us" not in row:
                 median = row.get("long_median_us")
                 line += (
-                    f" (median {_fmt(median)}) | — |" if name == "bare" else " — | — |"
+                    f" (median {fmt(median)}) | — |" if name == "bare" else " — | — |"
                 )
             else:
                 llo, lhi = row["long_overhead_iqr_us"]
                 line += f" {row['long_overhead_us']:+,.0f} ({llo:+,.0f}..{lhi:+,.0f}) |"
-                line += f" {_fmt_marginal(_marginal(scen, name))} |"
+                line += f" {fmt_marginal(marginal(scen, name))} |"
         line += f" {row['spans_per_call']:.2f} |"
         lines.append(line)
     for name, why in scen["skipped"].items():
@@ -189,7 +134,7 @@ def headline_table(
     lines = [head, "|---|" + "---|" * len(cols)]
     base = ["bare (median per call, us)"]
     for key, _, _ in cols:
-        base.append(_fmt(scenarios[key]["configs"]["bare"]["median_us"]))
+        base.append(fmt(scenarios[key]["configs"]["bare"]["median_us"]))
     lines.append("| " + " | ".join(base) + " |")
     for name in configs:
         if name == "bare":
@@ -198,9 +143,7 @@ def headline_table(
         for key, _, per_ev in cols:
             scen = scenarios[key]
             cells.append(
-                _fmt(_per_event(scen, name), 2)
-                if per_ev
-                else _fmt(_overhead(scen, name))
+                fmt(per_event(scen, name), 2) if per_ev else fmt(overhead(scen, name))
             )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -226,8 +169,8 @@ def per_event_table(
         cells = [labels.get(name, name)]
         for key in keys:
             scen = scenarios[key]
-            cells.append(_fmt(_per_event(scen, name), 2))
-            cells.append(_fmt_marginal(_marginal(scen, name)))
+            cells.append(fmt(per_event(scen, name), 2))
+            cells.append(fmt_marginal(marginal(scen, name)))
         lines.append("| " + " | ".join(cells) + " |")
     first = scenarios[keys[0]]
     lines.append("")
@@ -264,7 +207,7 @@ def memory_table(rows: list[dict[str, Any]], labels: dict[str, str]) -> str:
         ratio = ten["cpu_seconds"] / bare10 if bare10 else None
         lines.append(
             f"| {labels.get(name, name)} | {one['growth_kib']:,} | {ten['growth_kib']:,} | "
-            f"{ten['growth_kib'] - one['growth_kib']:+,} | {ten['cpu_seconds']:.2f} | {_fmt(ratio, 1)} |"
+            f"{ten['growth_kib'] - one['growth_kib']:+,} | {ten['cpu_seconds']:.2f} | {fmt(ratio, 1)} |"
         )
     return "\n".join(lines)
 
@@ -280,195 +223,6 @@ def concurrency_table(conc: dict[str, Any], labels: dict[str, str]) -> str:
             f"| {labels.get(name, name)} | {row['p50_ms']:,.0f} | {row['p99_ms']:,.0f} | {row['batch_ms']:,.0f} | "
             f"{row['client_cpu']:.0%} | "
             f"{row['p50_ratio']:.3f} | {row['p99_ratio']:.3f} |"
-        )
-    return "\n".join(lines)
-
-
-def evaluate(
-    scenarios: dict[str, dict[str, Any]],
-    memory: list[dict[str, Any]] | None,
-    conc: dict[str, Any] | None,
-) -> list[Target]:
-    """The issue's targets for ``ptc_full`` (Observer() with Prometheus metrics and OTel spans).
-
-    Information rows (``info=True``) come with them: the floor (``naive_span``) next to the
-    non-streamed and concurrency targets, and the all-in average per event of the streams.
-    """
-    out: list[Target] = []
-    for key in ("sdk_create_sync", "sdk_create_async"):
-        scen = scenarios.get(key)
-        if scen is None:
-            continue
-        out += _non_streamed(scen, key.rsplit("_", 1)[1])
-    for key in (
-        "sdk_stream_sync",
-        "sdk_stream_async",
-        "sdk_helper_sync",
-        "sdk_helper_async",
-        "httpx2_stream_sync",
-        "httpx_stream_sync",
-    ):
-        scen = scenarios.get(key)
-        if scen is not None:
-            out += _stream(scen, key)
-    if memory:
-        by = {(r["config"], r["bytes"]): r.get("growth_kib") for r in memory}
-        bare_extra = _extra(by, "bare")
-        for name in PTC:
-            extra = _extra(by, name)
-            if extra is None and (name, 1_000_000) not in by:
-                continue
-            out.append(
-                Target(
-                    f"10 MB stream, flat memory ({name})",
-                    f"1→10 MB extra peak growth {_fmt(extra)} KiB (bare {_fmt(bare_extra)} KiB)",
-                    "<= bare + 1,024 KiB",
-                    None
-                    if extra is None or bare_extra is None
-                    else extra <= bare_extra + MIB,
-                )
-            )
-    if conc:
-        out += _concurrency(conc)
-    return out
-
-
-def _non_streamed(scen: dict[str, Any], mode: str) -> list[Target]:
-    """The three non-streamed targets, then the floor's two information rows."""
-    ptc, naive, sdk, floor = (
-        _overhead(scen, c) for c in ("ptc_full", "naive", "sdk_tracing", FLOOR)
-    )
-    out = [
-        Target(
-            f"non-streamed {mode}: overhead <= naive + 10 %",
-            f"{_fmt(ptc)} us vs naive {_fmt(naive)} us",
-            f"<= {_fmt(None if naive is None else naive * 1.1)} us",
-            None if ptc is None or naive is None else ptc <= naive * 1.1,
-        ),
-        Target(
-            f"non-streamed {mode}: overhead <= 0.4x SDK tracing",
-            f"{_fmt(ptc)} us vs SDK tracing {_fmt(sdk)} us",
-            f"<= {_fmt(None if sdk is None else sdk * 0.4)} us",
-            None if ptc is None or sdk is None else ptc <= sdk * 0.4,
-        ),
-        Target(
-            f"non-streamed {mode}: overhead <= 120 us (absolute, this machine)",
-            f"{_fmt(ptc)} us",
-            "<= 120 us",
-            None if ptc is None else ptc <= 120,
-        ),
-    ]
-    if floor is None:
-        return out
-    out += [
-        Target(
-            f"non-streamed {mode}, floor: naive transport + one GenAI span vs SDK tracing",
-            f"{_fmt(floor)} us = {_ratio(floor, sdk)} SDK tracing ({_fmt(sdk)} us)",
-            f"(ptc_full's target: 0.40x; ptc_full is {_ratio(ptc, floor)} the floor)",
-            None,
-            info=True,
-        ),
-        Target(
-            f"non-streamed {mode}, floor: naive transport + one GenAI span vs naive",
-            f"{_fmt(floor)} us = {_ratio(floor, naive)} naive ({_fmt(naive)} us)",
-            "(ptc_full's target: 1.10x)",
-            None,
-            info=True,
-        ),
-    ]
-    return out
-
-
-def _stream(scen: dict[str, Any], key: str) -> list[Target]:
-    """The marginal per-event target when the long stream was timed; the all-in average as info."""
-    per = _per_event(scen, "ptc_full")
-    row = scen["configs"].get("ptc_full")
-    spread = ""
-    if row is not None:
-        lo, hi = (v / scen["events"] for v in row["overhead_iqr_us"])
-        spread = f" (IQR {lo:.2f}..{hi:.2f})"
-    all_in = f"{_fmt(per, 2)} us/event{spread} over {scen['events']} events"
-    marginal = _marginal(scen, "ptc_full")
-    long_events = scen.get("long_events")
-    if not long_events:
-        return [
-            Target(
-                f"stream all-in average per SSE event ({key})",
-                all_in + " (no long stream timed here: no marginal figure)",
-                "(information: includes the fixed per-exchange cost)",
-                None,
-                info=True,
-            )
-        ]
-    return [
-        Target(
-            f"stream marginal per-event cost ({key})",
-            f"{_fmt_marginal(marginal)} us/event, {scen['events']} → {long_events:,} events; "
-            f"all-in average {all_in} (information)",
-            "<= 1.00 us/event",
-            None if marginal is None else marginal[0] <= 1.0,
-        )
-    ]
-
-
-def _concurrency(conc: dict[str, Any]) -> list[Target]:
-    """The p99 target for ptc_full, and the floor's p99 as information when it was run."""
-    row = conc["configs"].get("ptc_full")
-    out = [
-        Target(
-            f"{conc['concurrency']} concurrent async exchanges: p99",
-            "—"
-            if row is None
-            else f"{row['p99_ratio']:.3f}x bare (p99 {row['p99_ms']:,.0f} ms)",
-            "<= 1.05x bare",
-            None if row is None else row["p99_ratio"] <= 1.05,
-        )
-    ]
-    floor = conc["configs"].get(FLOOR)
-    if floor is not None:
-        out.append(
-            Target(
-                f"{conc['concurrency']} concurrent async exchanges, floor: naive transport + one GenAI span p99",
-                f"{floor['p99_ratio']:.3f}x bare (p99 {floor['p99_ms']:,.0f} ms)",
-                "(ptc_full's target: 1.05x)",
-                None,
-                info=True,
-            )
-        )
-    return out
-
-
-def _extra(by: dict[tuple[str, int], Any], name: str) -> float | None:
-    one, ten = by.get((name, 1_000_000)), by.get((name, 10_000_000))
-    return None if one is None or ten is None else float(ten - one)
-
-
-def exit_status(targets: list[Target]) -> int:
-    """0 when every target passes, 1 when one fails, 2 when one could not be judged.
-
-    Information rows are not targets and never change the status.
-    """
-    verdicts = [t for t in targets if not t.info]
-    if not verdicts or any(t.ok is None for t in verdicts):
-        return 2
-    return 0 if all(t.ok for t in verdicts) else 1
-
-
-def targets_table(targets: list[Target]) -> str:
-    """The verdicts as a Markdown table (information rows unbolded, marked ``info``)."""
-    lines = ["| target | measured | limit | verdict |", "|---|---|---|---|"]
-    lines += [
-        f"| {t.name} | {t.measured} | {t.limit} | "
-        + (t.verdict if t.info else f"**{t.verdict}**")
-        + " |"
-        for t in targets
-    ]
-    if any(t.info for t in targets):
-        lines.append("")
-        lines.append(
-            "Rows marked info are reference figures, not targets. The floor is "
-            f"`{FLOOR}` (bench/naive.py): the naive transport plus one OpenTelemetry GenAI "
-            "chat span per exchange, the least an observer that records metrics and a span does."
         )
     return "\n".join(lines)
 
