@@ -40,7 +40,7 @@ def _precomputed() -> dict[str, Any]:
     captured: dict[str, Any] = {}
     originals = {
         name: getattr(recorder_module, name)
-        for name in ("parse_request", "parse_message", "parse_rate_limits")
+        for name in ("parse_request", "parse_reply", "parse_rate_limits")
     }
 
     def spy(name: str) -> Callable[..., Any]:
@@ -179,11 +179,11 @@ def variants() -> list[type[Config]]:
             lambda: lambda *a, **k: pre["parse_request"],
         ),
         _variant(
-            "parse_message",
-            "parse_message precomputed",
+            "parse_reply",
+            "parse_reply precomputed",
             recorder_module,
-            "parse_message",
-            lambda: lambda body: pre["parse_message"],
+            "parse_reply",
+            lambda: lambda body: pre["parse_reply"],
         ),
         _variant(
             "rate_limits",

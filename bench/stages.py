@@ -35,6 +35,7 @@ from ptc_observe.wire.accumulate import StreamAccumulator
 from ptc_observe.wire.messages import (
     parse_message,
     parse_rate_limits,
+    parse_reply,
     parse_request,
     parse_retry_after,
 )
@@ -137,7 +138,12 @@ def measure_stages() -> dict[str, float]:
             req_headers_httpx
         ),
         "parse_request (same, headers as a plain dict)": request(req_headers),
-        "parse_message (4 KB JSON body)": lambda: parse_message(workloads.JSON_BODY),
+        "parse_reply (4 KB JSON body: the facts the recorder reads)": lambda: (
+            parse_reply(workloads.JSON_BODY)
+        ),
+        "parse_message (4 KB JSON body: the whole pydantic model)": lambda: (
+            parse_message(workloads.JSON_BODY)
+        ),
         "json.loads (4 KB JSON body), for scale": lambda: json.loads(
             workloads.JSON_BODY
         ),
