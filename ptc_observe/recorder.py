@@ -160,8 +160,9 @@ class ExchangeRecorder:
         self._decoder: ContentDecoder | None = None
         self._parts: list[bytes] | None = None
         self._nbytes = 0
-        # After the first token, identity-coded SSE chunks are gathered here and fed to
-        # the accumulator in batches: one call per ~16 KB instead of one per chunk.
+        # After the first token, identity-coded SSE chunks are gathered here (by
+        # on_chunk or by the transport) and fed to the accumulator in batches: one
+        # call per ~16 KB instead of one per chunk.
         self._pending: list[bytes] | None = None
         self._pending_bytes = 0
         self._ended = False
@@ -216,17 +217,24 @@ class ExchangeRecorder:
             self._acc = self._sse = None
             self._parts = None
 
-    def on_chunk(self, chunk: bytes) -> None:
-        """A chunk of the body went to the client (as received, content-encoded)."""
+    def on_chunk(self, chunk: bytes) -> list[bytes] | None:
+        """A chunk of the body went to the client (as received, content-encoded).
+
+        Returns:
+            ``None`` while each chunk needs looking at. Once a stream's first token has
+            arrived (nothing per chunk matters after that but its bytes), a list the
+            caller may append the following chunks to instead of calling this method
+            for each one (a call per chunk costs more than the rest of the per-event
+            work); it must then pass that list to :meth:`on_batch` whenever the bytes
+            appended since the last call reach :data:`~.wire.accumulate.BATCH_BYTES`.
+        """
         pending = self._pending
-        if pending is not None:  # the per-event hot path of a stream
-            size = len(chunk)
-            self._nbytes += size
+        if pending is not None:  # a caller that does not gather the chunks itself
             pending.append(chunk)
-            self._pending_bytes += size
+            self._pending_bytes += len(chunk)
             if self._pending_bytes >= BATCH_BYTES:
-                self._flush()
-            return
+                self.on_batch(pending)
+            return pending
         self._nbytes += len(chunk)
         acc = self._sse
         if acc is not None:
@@ -237,32 +245,59 @@ class ExchangeRecorder:
                 acc.feed(chunk)
             except Exception as exc:
                 self._stream_failed(exc)
-                return
+                return None
             if decoder is None and acc.first_token_at is not None:
                 # first_token_at is set: later chunks need no clock reading, so
-                # they can wait and be scanned together.
-                self._pending = []
+                # they can wait and be scanned together. Not content-encoded ones:
+                # 16 KB of those can inflate a thousandfold, so each is decoded as it
+                # comes (the accumulator batches the decoded bytes itself).
+                self._pending = pending = []
+                return pending
         elif self._parts is not None:
             self._parts.append(chunk)
+        return None
 
-    def _flush(self) -> None:
-        """Feed the gathered chunks to the accumulator."""
-        pending, acc = self._pending, self._sse
+    def on_batch(self, pending: list[bytes]) -> None:
+        """Feed the chunks gathered in ``pending`` (see :meth:`on_chunk`) and empty it.
+
+        One join, one decode and one accumulator scan per batch instead of per chunk.
+        The list is emptied even when the stream is no longer parsed (it failed, or
+        the exchange finished), so that a caller gathering into it stays bounded.
+        """
         if not pending:
             return
-        self._pending, self._pending_bytes = [], 0
-        if acc is None:  # pragma: no cover - _stream_failed clears _pending too
-            return
         try:
-            try:
-                data = b"".join(pending)
-            except TypeError:  # not bytes: the accumulator counts what it refuses
-                for item in pending:
-                    acc.feed(item)
-                return
+            data = b"".join(pending)
+        except TypeError:  # not bytes-like: fed one by one, the accumulator counts it
+            items = pending[:]
+            pending.clear()
+            self._pending_bytes = 0
+            for item in items:
+                self._nbytes += len(item)
+                self._feed(item)
+            return
+        pending.clear()
+        self._pending_bytes = 0
+        self._nbytes += len(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        acc = self._sse
+        if acc is None:  # the stream failed, or the exchange has finished
+            return
+        decoder = self._decoder
+        try:
+            if decoder is not None:
+                data = decoder.decode(data)
             acc.feed(data)
         except Exception as exc:
             self._stream_failed(exc)
+
+    def _flush(self) -> None:
+        """Feed the gathered chunks to the accumulator."""
+        pending = self._pending
+        if pending:
+            self.on_batch(pending)
 
     def on_body(self, body: bytes) -> None:
         """The whole body at once, already content-decoded; then finish.
@@ -316,7 +351,6 @@ class ExchangeRecorder:
         self._hooks.telemetry_error(stage, exc)
         self._sse = None
         self._decoder = None
-        self._pending = None
 
     def _finish(self) -> None:
         try:

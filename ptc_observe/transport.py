@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.context import get_current
 
 from .recorder import ExchangeRecorder, RecorderHooks
+from .wire.accumulate import BATCH_BYTES
 
 if TYPE_CHECKING:
     from httpx2 import Request, Response
@@ -310,11 +311,28 @@ class _SyncShell(_Shell):
     def __iter__(self) -> Iterator[bytes]:
         rec = self._rec
         on_chunk = rec.on_chunk
+        chunks = iter(self._stream)
         try:
             # One chunk is pulled from the inner stream only when the client asks.
-            for chunk in self._stream:
-                on_chunk(chunk)
+            for chunk in chunks:
+                pending = on_chunk(chunk)
                 yield chunk
+                if pending is not None:
+                    # The per-event path of a stream once its first token has
+                    # arrived: each chunk is appended to the recorder's list and
+                    # counted, and the recorder is called once per BATCH_BYTES (so
+                    # memory stays bounded) to scan them together. A call to the
+                    # recorder per chunk instead costs ~0.1-0.2 us per event more;
+                    # so does a nested generator (yield from).
+                    on_batch, size, limit = rec.on_batch, 0, BATCH_BYTES
+                    for chunk in chunks:
+                        pending.append(chunk)
+                        size += len(chunk)
+                        if size >= limit:
+                            on_batch(pending)
+                            size = 0
+                        yield chunk
+                    break
         except BaseException as exc:
             rec.on_error(exc)
             raise
@@ -336,8 +354,19 @@ class _AsyncShell(_Shell):
         chunks = self._stream.__aiter__()
         try:
             async for chunk in chunks:
-                on_chunk(chunk)
+                pending = on_chunk(chunk)
                 yield chunk
+                if pending is not None:
+                    # As in the sync stream, gathered by the shell (see there).
+                    on_batch, size, limit = rec.on_batch, 0, BATCH_BYTES
+                    async for chunk in chunks:
+                        pending.append(chunk)
+                        size += len(chunk)
+                        if size >= limit:
+                            on_batch(pending)
+                            size = 0
+                        yield chunk
+                    break
         except BaseException as exc:
             rec.on_error(exc)
             raise
