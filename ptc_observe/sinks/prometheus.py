@@ -20,6 +20,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable
+from time import time as _time
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -151,6 +152,9 @@ class PrometheusSink:
         stream = ex.request.stream
         b = f.bundle(model, response_model, stream)
         exemplar = None if self.multiprocess else _exemplar(ex)
+        # One timestamp for every exemplar of the exchange (the library reads the clock
+        # per observation).
+        now = _time() if exemplar is not None else None
         timings = ex.timings
         duration = timings.finished - timings.sent
         outcome = ex.outcome
@@ -165,26 +169,26 @@ class PrometheusSink:
             )
             errors = f.error_children(model, response_model, error_type)
             errors.errors.inc()
-            errors.duration.observe(duration, exemplar)
+            errors.duration.observe(duration, exemplar, now)
             if errors.duration2 is not None:
-                errors.duration2.observe(duration, exemplar)
+                errors.duration2.observe(duration, exemplar, now)
         else:
             errors = None
-            b.duration.observe(duration, exemplar)
+            b.duration.observe(duration, exemplar, now)
             if b.duration2 is not None:
-                b.duration2.observe(duration, exemplar)
+                b.duration2.observe(duration, exemplar, now)
 
         if ex.request.retry_count > 0:
             b.retries.inc()
         if timings.first_token is not None and ex.streamed:
             ttfc = timings.first_token - timings.sent
             first, second = f.ttfc_children(model, response_model, error_type)
-            first.observe(ttfc, exemplar)
+            first.observe(ttfc, exemplar, now)
             if second is not None:
-                second.observe(ttfc, exemplar)
+                second.observe(ttfc, exemplar, now)
 
         if reply is not None:
-            self._record_usage(b, errors, reply.usage, exemplar)
+            self._record_usage(b, errors, reply.usage, exemplar, now)
             if ex.complete:
                 # A cut or failed stream's partial tool calls never reach the application
                 # (the SDK raises): count only the calls it can act on.
@@ -195,12 +199,12 @@ class PrometheusSink:
         if ex.tool_turnarounds:
             for t in ex.tool_turnarounds:
                 children = f.tool_children(t.tool_name, t.caller)
-                children.turnaround.observe(t.seconds, exemplar)
+                children.turnaround.observe(t.seconds, exemplar, now)
                 children.result_bytes.inc(t.result_bytes)
                 if children.execute_tool is not None:
-                    children.execute_tool[t.is_error].observe(t.seconds, exemplar)
+                    children.execute_tool[t.is_error].observe(t.seconds, exemplar, now)
         if ex.container is not None:
-            self._record_container(ex.container, exemplar)
+            self._record_container(ex.container, exemplar, now)
         if ex.rate_limits:
             self._record_rate_limits(ex.rate_limits)
 
@@ -222,18 +226,23 @@ class PrometheusSink:
                 last[limit.resource] = values
 
     def _record_usage(
-        self, b: Bundle, errors: Any, usage: Any, exemplar: dict[str, str] | None
+        self,
+        b: Bundle,
+        errors: Any,
+        usage: Any,
+        exemplar: dict[str, str] | None,
+        now: float | None,
     ) -> None:
         uncached = usage.input_tokens
         output = usage.output_tokens
         cache_read = usage.cache_read_input_tokens or 0
         cache_write = usage.cache_creation_input_tokens or 0
         if uncached is not None:
-            b.token_input.observe(uncached + cache_read + cache_write, exemplar)
+            b.token_input.observe(uncached + cache_read + cache_write, exemplar, now)
             if uncached:
                 b.tokens_input.inc(uncached)
         if output is not None:
-            b.token_output.observe(output, exemplar)
+            b.token_output.observe(output, exemplar, now)
             if output:
                 b.tokens_output.inc(output)
         if cache_read:
@@ -255,9 +264,9 @@ class PrometheusSink:
                 usage_counters[3].inc(cache_write)
             ops = errors.operation2 if errors is not None else g.operation
             if uncached is not None:
-                ops[0].observe(total_input, exemplar)
+                ops[0].observe(total_input, exemplar, now)
             if output is not None:
-                ops[1].observe(output, exemplar)
+                ops[1].observe(output, exemplar, now)
 
     def _record_blocks(self, reply: Reply) -> None:
         f = self._f
@@ -269,7 +278,10 @@ class PrometheusSink:
             f.code_executions[result.succeeded].inc()
 
     def _record_container(
-        self, sighting: ContainerSighting, exemplar: dict[str, str] | None
+        self,
+        sighting: ContainerSighting,
+        exemplar: dict[str, str] | None,
+        now: float | None,
     ) -> None:
         f = self._f
         if sighting.created:
@@ -279,7 +291,9 @@ class PrometheusSink:
         if sighting.expired:
             f.containers_expired.inc()
         if sighting.remaining_seconds is not None:
-            f.container_remaining.observe(sighting.remaining_seconds, exemplar)
+            f.container_remaining_cells.observe(
+                sighting.remaining_seconds, exemplar, now
+            )
         if self.multiprocess:
             self._set_active()
 
