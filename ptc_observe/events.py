@@ -39,6 +39,7 @@ __all__ = [
     "Timings",
     "ToolDeclaration",
     "ToolResultSent",
+    "TokenUsage",
     "ToolTurnaround",
     "ToolUse",
 ]
@@ -218,6 +219,49 @@ class CodeResult:
     return_code: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """The token counts of a response (``None``: the API did not say).
+
+    The four counts of :class:`~ptc_observe.models.Usage`, under the same names, without
+    the rest of it (service tier, per-TTL cache writes, server tool requests: those are in
+    ``Exchange.message.usage``). A plain record costs a fraction of the pydantic model.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+    @classmethod
+    def from_usage(cls, usage: Usage) -> TokenUsage:
+        """The counts of a validated ``Usage``."""
+        return cls(
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+        )
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Uncached input plus cache reads and writes (unknown counts as zero)."""
+        return (
+            (self.input_tokens or 0)
+            + (self.cache_read_input_tokens or 0)
+            + (self.cache_creation_input_tokens or 0)
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no token count is known at all."""
+        return self.input_tokens is None and self.output_tokens is None
+
+
+NO_USAGE = TokenUsage()
+"""The usage of a response that did not say."""
+
+
 class Reply:
     """The response message's facts, read once; the full :class:`Message` on demand.
 
@@ -248,7 +292,7 @@ class Reply:
         id: str,
         model: str | None,
         stop_reason: str | None,
-        usage: Usage,
+        usage: TokenUsage,
         container: ContainerInfo | None = None,
         tool_uses: tuple[ToolUse, ...] = (),
         server_tools: tuple[str, ...] = (),
@@ -298,7 +342,7 @@ class Reply:
             id=message.id,
             model=message.model,
             stop_reason=message.stop_reason,
-            usage=message.usage,
+            usage=TokenUsage.from_usage(message.usage),
             container=message.container,
             tool_uses=tuple(tool_uses),
             server_tools=tuple(server_tools),
