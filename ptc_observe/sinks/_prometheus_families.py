@@ -21,7 +21,15 @@ from ..events import Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
 
-__all__ = ["Bundle", "ErrorChildren", "Families", "Gen2Bundle", "Hist", "ToolChildren"]
+__all__ = [
+    "Bundle",
+    "adder",
+    "ErrorChildren",
+    "Families",
+    "Gen2Bundle",
+    "Hist",
+    "ToolChildren",
+]
 
 _GENAI = (sc.L_OPERATION, sc.L_PROVIDER, sc.L_REQUEST_MODEL, sc.L_RESPONSE_MODEL)
 _CHAT = (sc.OPERATION_CHAT, sc.PROVIDER_ANTHROPIC)
@@ -117,6 +125,19 @@ class Hist:
         child.observe(amount, exemplar)
 
 
+def adder(child: Any) -> Any:
+    """``child.inc`` for amounts the sink knows are >= 0, one Python call cheaper.
+
+    ``Counter.inc`` checks that the child is bound and that the amount is not negative,
+    then calls its value cell's ``inc`` (which takes the lock). For our bound children
+    and amounts that cannot be negative (event counts, byte sizes we measured) the cell's
+    ``inc`` alone does the same write; where the cell is not a plain in-memory value
+    (multiprocess mode), ``child.inc`` is used. Call it with the amount: ``add(1)``.
+    """
+    cell = getattr(child, "_value", None)
+    return cell.inc if type(cell) is MutexValue else child.inc
+
+
 class Gen2Bundle:
     """gen2 children of one (model, response model) pair, success case."""
 
@@ -155,12 +176,14 @@ class Bundle:
         self.token_input = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
         self.token_output = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_OUTPUT))
         s = _STREAM[stream]
-        self.exchanges = {o: f.exchanges.labels(model, s, o.value) for o in Outcome}
+        self.exchanges = {
+            o: adder(f.exchanges.labels(model, s, o.value)) for o in Outcome
+        }
         self.tokens_input = f.tokens.labels(model, sc.TOKEN_TYPE_INPUT)
         self.tokens_output = f.tokens.labels(model, sc.TOKEN_TYPE_OUTPUT)
         self.tokens_cache_read = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_READ)
         self.tokens_cache_write = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_WRITE)
-        self.retries = f.http_retries.labels(model)
+        self.retries = adder(f.http_retries.labels(model))
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, "")) if g else None
         self.gen2 = Gen2Bundle(f, genai) if g else None
@@ -175,7 +198,7 @@ class ErrorChildren:
         self, f: Families, model: str, response_model: str, error: str
     ) -> None:
         genai = (*_CHAT, model, response_model)
-        self.errors = f.errors.labels(model, error)
+        self.errors = adder(f.errors.labels(model, error))
         self.duration = Hist(f.duration, (*genai, error))
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, error)) if g else None
@@ -191,7 +214,7 @@ class ToolChildren:
 
     def __init__(self, f: Families, tool: str, caller: str) -> None:
         self.turnaround = Hist.of(f.tool_turnaround.labels(tool, caller))
-        self.result_bytes = f.tool_result_bytes.labels(caller)
+        self.result_bytes = adder(f.tool_result_bytes.labels(caller))
         g = f.gen2
         if g:
             h = g["execute_tool"]
@@ -266,8 +289,8 @@ class Families:
             (sc.L_OUTCOME,), registry=r,
         )  # fmt: skip
         self.code_executions = {
-            True: executions.labels(sc.CODE_EXECUTION_SUCCESS),
-            False: executions.labels(sc.CODE_EXECUTION_ERROR),
+            True: adder(executions.labels(sc.CODE_EXECUTION_SUCCESS)),
+            False: adder(executions.labels(sc.CODE_EXECUTION_ERROR)),
         }
         self.tool_turnaround = Histogram(
             sc.P_TOOL_TURNAROUND,
@@ -300,6 +323,9 @@ class Families:
             registry=r, buckets=sc.CONTAINER_REMAINING_BUCKETS,
         )  # fmt: skip
         self.container_remaining_cells = Hist.of(self.container_remaining)
+        self.add_created = adder(self.containers_created)
+        self.add_reuse = adder(self.container_reuses)
+        self.add_expired = adder(self.containers_expired)
         self.http_retries = Counter(
             sc.P_HTTP_RETRIES, "HTTP attempts that were SDK retries (x-stainless-retry-count > 0).",
             (m,), registry=r,
@@ -449,7 +475,7 @@ class Families:
         if c is None:
             label = self.tools(tool)
             caller = sc.CALLER_PROGRAMMATIC if programmatic else sc.CALLER_DIRECT
-            c = self.tool_calls.labels(label, caller)
+            c = adder(self.tool_calls.labels(label, caller))
             if label == tool:
                 self._tool_calls[key] = c
         return c
@@ -459,7 +485,7 @@ class Families:
         c = self._server_tools.get(tool)
         if c is None:
             label = self.tools(tool)
-            c = self.server_tool_calls.labels(label)
+            c = adder(self.server_tool_calls.labels(label))
             if label == tool:
                 self._server_tools[tool] = c
         return c

@@ -159,7 +159,7 @@ class PrometheusSink:
         duration = timings.finished - timings.sent
         outcome = ex.outcome
 
-        b.exchanges[outcome].inc()
+        b.exchanges[outcome](1)
         error_type = ""
         if outcome in _FAILED:
             error_type = ex.error_type or (
@@ -168,7 +168,7 @@ class PrometheusSink:
                 else sc.ERROR_TYPE_OTHER
             )
             errors = f.error_children(model, response_model, error_type)
-            errors.errors.inc()
+            errors.errors(1)
             errors.duration.observe(duration, exemplar, now)
             if errors.duration2 is not None:
                 errors.duration2.observe(duration, exemplar, now)
@@ -179,7 +179,7 @@ class PrometheusSink:
                 b.duration2.observe(duration, exemplar, now)
 
         if ex.request.retry_count > 0:
-            b.retries.inc()
+            b.retries(1)
         if timings.first_token is not None and ex.streamed:
             ttfc = timings.first_token - timings.sent
             first, second = f.ttfc_children(model, response_model, error_type)
@@ -200,7 +200,7 @@ class PrometheusSink:
             for t in ex.tool_turnarounds:
                 children = f.tool_children(t.tool_name, t.caller)
                 children.turnaround.observe(t.seconds, exemplar, now)
-                children.result_bytes.inc(t.result_bytes)
+                children.result_bytes(t.result_bytes)
                 if children.execute_tool is not None:
                     children.execute_tool[t.is_error].observe(t.seconds, exemplar, now)
         if ex.container is not None:
@@ -271,11 +271,11 @@ class PrometheusSink:
     def _record_blocks(self, reply: Reply) -> None:
         f = self._f
         for use in reply.tool_uses:
-            f.tool_call_child(use.name, use.is_programmatic).inc()
+            f.tool_call_child(use.name, use.is_programmatic)(1)
         for name in reply.server_tools:
-            f.server_tool_child(name).inc()
+            f.server_tool_child(name)(1)
         for result in reply.code_results:
-            f.code_executions[result.succeeded].inc()
+            f.code_executions[result.succeeded](1)
 
     def _record_container(
         self,
@@ -285,11 +285,11 @@ class PrometheusSink:
     ) -> None:
         f = self._f
         if sighting.created:
-            f.containers_created.inc()
+            f.add_created(1)
         if sighting.reused:
-            f.container_reuses.inc()
+            f.add_reuse(1)
         if sighting.expired:
-            f.containers_expired.inc()
+            f.add_expired(1)
         if sighting.remaining_seconds is not None:
             f.container_remaining_cells.observe(
                 sighting.remaining_seconds, exemplar, now

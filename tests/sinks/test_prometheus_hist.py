@@ -1,4 +1,4 @@
-"""``Hist``: the sink's direct histogram path writes exactly what prometheus_client's observe does."""
+"""The sink's direct paths (``Hist``, ``adder``) write exactly what prometheus_client's API does."""
 
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 
@@ -9,10 +9,10 @@ import threading
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ptc_observe.sinks import _semconv as sc
-from ptc_observe.sinks._prometheus_families import Hist
+from ptc_observe.sinks._prometheus_families import Hist, adder
 
 EXEMPLAR = {
     "trace_id": "0123456789abcdef0123456789abcdef",
@@ -154,3 +154,29 @@ def test_concurrent_observations_are_all_counted():
     assert registry.get_sample_value("h_count", {"a": "x"}) == threads * per_thread
     expected_sum = threads * sum((i % 7) * 0.05 for i in range(per_thread))
     assert registry.get_sample_value("h_sum", {"a": "x"}) == pytest.approx(expected_sum)
+
+
+def test_adder_increments_the_counter_series():
+    """``adder(child)(n)`` adds ``n`` to the child's series, as ``child.inc(n)`` does."""
+    registry = CollectorRegistry()
+    family = Counter("c", "help", ["a"], registry=registry)
+    add = adder(family.labels("x"))
+    add(1)
+    add(41)
+    family.labels("x").inc(2)
+    assert registry.get_sample_value("c_total", {"a": "x"}) == 44.0
+
+
+class _OtherCounter:
+    def __init__(self) -> None:
+        self.amounts: list[float] = []
+
+    def inc(self, amount: float = 1) -> None:
+        self.amounts.append(amount)
+
+
+def test_adder_falls_back_to_inc():
+    """A child without a plain in-memory cell (multiprocess mode) is incremented by inc()."""
+    child = _OtherCounter()
+    adder(child)(3)
+    assert child.amounts == [3]
