@@ -241,11 +241,13 @@ class Observer:
     def finish(self, exchange: Exchange) -> None:
         """Run the pipeline for a finished exchange: correlate, trace, fan out.
 
+        ``exchange`` is the recorder's new record, which nothing else holds until the
+        sinks see it: the correlator writes its facts into it rather than into a copy.
         Never raises.
         """
         ex = exchange
         try:
-            ex = self._correlator.correlate(ex)
+            ex = self._correlator.correlate(ex, fresh=True)
         except Exception as exc:
             self.telemetry_error("correlate", exc)
         for trace in self._tracers:

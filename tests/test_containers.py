@@ -343,6 +343,30 @@ class TestListeners:
         assert heard == ["a"]
 
 
+def test_fresh_records_get_the_same_facts_in_place():
+    """``fresh=True`` writes the facts into the record itself; they equal the copy's."""
+    runs = []
+    for fresh in (False, True):
+        f = ExchangeFactory()
+        c = Correlator(Limits(), clock=f.clock)
+        c.correlate(f.make("02_ptc_turn1_response.json", tools=PTC_TOOLS), fresh=fresh)
+        f.advance(2.0)
+        resume = f.make(
+            "03_ptc_resume_response.json",
+            tools=PTC_TOOLS,
+            container_id=C,
+            tool_results=[result(TURN1_CALL, 48)],
+        )
+        out = c.correlate(resume, fresh=fresh)
+        assert (out is resume) is fresh
+        assert resume.tool_turnarounds == (() if not fresh else out.tool_turnarounds)
+        runs.append(out)
+    copied, in_place = runs
+    assert in_place.tool_turnarounds == copied.tool_turnarounds != ()
+    assert in_place.answers == copied.answers != ()
+    assert in_place.container == copied.container is not None
+
+
 def test_concurrent_correlation_is_consistent(f):
     """Threads correlating at once lose no tool call and no container."""
     c = Correlator(Limits(), clock=f.clock)
