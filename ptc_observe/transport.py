@@ -325,8 +325,9 @@ class _SyncShell(_Shell):
                     # recorder per chunk instead costs ~0.1-0.2 us per event more;
                     # so does a nested generator (yield from).
                     on_batch, size, limit = rec.on_batch, 0, BATCH_BYTES
+                    append = pending.append  # bound once: ~0.04 us an event
                     for chunk in chunks:
-                        pending.append(chunk)
+                        append(chunk)
                         size += len(chunk)
                         if size >= limit:
                             on_batch(pending)
@@ -359,8 +360,9 @@ class _AsyncShell(_Shell):
                 if pending is not None:
                     # As in the sync stream, gathered by the shell (see there).
                     on_batch, size, limit = rec.on_batch, 0, BATCH_BYTES
+                    append = pending.append
                     async for chunk in chunks:
-                        pending.append(chunk)
+                        append(chunk)
                         size += len(chunk)
                         if size >= limit:
                             on_batch(pending)
