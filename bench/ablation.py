@@ -106,7 +106,8 @@ def _variant(
     )
 
 
-def _identity(self: Any, ex: Exchange) -> Exchange:
+def _identity(self: Any, ex: Exchange, **_: Any) -> Exchange:
+    # Keywords: Observer.finish calls correlate(ex, fresh=True).
     return ex
 
 
