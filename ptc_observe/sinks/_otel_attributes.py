@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import Exchange, Outcome
+from ..models import DIRECT
 from . import _semconv as sc
 
 __all__ = [
@@ -41,19 +42,24 @@ def start_attributes(ex: Exchange) -> dict[str, Any]:
     model = ex.model
     if model:
         attrs[sc.GEN_AI_REQUEST_MODEL] = model
-    _server(ex, attrs)
+    if req.server_address:
+        attrs[sc.SERVER_ADDRESS] = req.server_address
+    port = req.server_port
+    if port is not None and port != 443:
+        attrs[sc.SERVER_PORT] = port
     if req.stream:
         attrs[sc.GEN_AI_REQUEST_STREAM] = True
-    for key, value in (
-        (sc.GEN_AI_REQUEST_MAX_TOKENS, req.max_tokens),
-        (sc.GEN_AI_REQUEST_TEMPERATURE, req.temperature),
-        (sc.GEN_AI_REQUEST_TOP_P, req.top_p),
-        (sc.GEN_AI_REQUEST_TOP_K, req.top_k),
-    ):
-        if value is not None:
-            attrs[key] = value
+    # Plain tests, no table of (key, value) pairs: this runs once per span.
+    if req.max_tokens is not None:
+        attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = req.max_tokens
+    if req.temperature is not None:
+        attrs[sc.GEN_AI_REQUEST_TEMPERATURE] = req.temperature
+    if req.top_p is not None:
+        attrs[sc.GEN_AI_REQUEST_TOP_P] = req.top_p
+    if req.top_k is not None:
+        attrs[sc.GEN_AI_REQUEST_TOP_K] = req.top_k
     if req.stop_sequences:
-        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = list(req.stop_sequences)
+        attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = req.stop_sequences
     return attrs
 
 
@@ -161,12 +167,13 @@ def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
     attrs[sc.PTC_OUTCOME] = ex.outcome.value
     reply = ex.reply
     if reply is not None:
+        uses = reply.tool_uses
         programmatic = 0
-        for use in reply.tool_uses:
-            if use.is_programmatic:
+        for use in uses:
+            # ToolUse.is_programmatic, inlined (no property call per tool call).
+            if use.caller_type != DIRECT and use.caller_tool_id is not None:
                 programmatic += 1
-        direct = len(reply.tool_uses) - programmatic
-        attrs[sc.PTC_TOOL_CALLS_DIRECT] = direct
+        attrs[sc.PTC_TOOL_CALLS_DIRECT] = len(uses) - programmatic
         attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
     sighting = ex.container
     if sighting is not None:

@@ -11,8 +11,14 @@ ours is detected as its child and becomes, by default (``sdk_span_mode="attempt"
 plain HTTP attempt span ``POST /v1/messages`` without ``gen_ai.*`` attributes (so no
 backend counts it as a second generation), and the ``ptc.*`` facts are copied onto the
 SDK span while it is still recording. With ``sdk_span_mode="enrich"`` no span of ours is
-made: the facts, tool-call events and links go on the SDK span (when the SDK already
-ended its span, e.g. a stream closed early, we fall back to an attempt span).
+made: the facts and links (and tool events, when on) go on the SDK span (when the SDK
+already ended its span, e.g. a stream closed early, we fall back to an attempt span).
+
+**Cost.** The OpenTelemetry SDK's own work dominates: it checks every attribute, and
+builds an attribute set per event and per link. So the span carries what the contract
+says and nothing more, all passed once at start; the tool events are opt-in
+(``tool_call_events``); an empty parent context (a bare client) skips the SDK-span checks;
+links are built only for requests that answer tool calls.
 
 Requests that answer tool calls *link* to the span of the response that asked (a bounded
 LRU of exchange id -> span context), so a programmatic run can be followed across its
@@ -28,17 +34,24 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from opentelemetry import context as otel_context, trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 from opentelemetry.trace.status import Status, StatusCode
 
 from .._version import __version__
 from ..containers import evolve
-from ..events import Exchange, Reply, ToolTurnaround
+from ..events import Exchange, Outcome, Reply, ToolTurnaround
 from ..models import ToolUseBlock
 from . import _content as content, _otel_attributes as attributes, _semconv as sc
 from ._otel_metrics import GenAIMetrics
@@ -48,17 +61,22 @@ __all__ = ["OTelSink", "SdkSpanMode"]
 SdkSpanMode = Literal["attempt", "enrich"]
 _LINK_ANSWERS = {sc.PTC_LINK_TYPE: sc.LINK_ANSWERS}
 _LINK_ASKED_BY = {sc.PTC_LINK_TYPE: sc.LINK_ASKED_BY}
+_SAMPLED = TraceFlags.SAMPLED
 
 
 def is_sdk_call_span(span: object) -> bool:
     """True when ``span`` is the official SDK's ``anthropic.messages.create`` span."""
-    scope = getattr(span, "instrumentation_scope", None)
-    name = getattr(scope, "name", None)
-    return (
-        isinstance(name, str)
-        and name.startswith(sc.SDK_INSTRUMENTATION_SCOPE)
-        and getattr(span, "name", None) == sc.SDK_CALL_SPAN_NAME
-    )
+    # The name first: it rules out every other span with one attribute read.
+    if getattr(span, "name", None) != sc.SDK_CALL_SPAN_NAME:
+        return False
+    name = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+    return isinstance(name, str) and name.startswith(sc.SDK_INSTRUMENTATION_SCOPE)
+
+
+def _sdk_call_span(ctx: Context) -> Span | None:
+    """The SDK's call span when it is the span current in ``ctx``, else ``None``."""
+    span = trace.get_current_span(ctx)
+    return span if is_sdk_call_span(span) else None
 
 
 class OTelSink:
@@ -81,6 +99,11 @@ class OTelSink:
         infer_tool_spans: make an inferred ``execute_tool`` span per matched tool result
             (the time from the asking response to the answering request, application
             overhead included). Off by default: exact tool spans come from the PTC client.
+        tool_call_events: add a ``ptc.tool_call`` event per ``tool_use`` block and a
+            ``ptc.code_execution_result`` event per code execution result. Off by default:
+            each event costs about as much as a fifth of the span (the SDK builds and
+            checks an attribute set per event), the counts by caller are span attributes
+            anyway, and content capture records every call in ``gen_ai.output.messages``.
     """
 
     def __init__(
@@ -96,6 +119,7 @@ class OTelSink:
         max_label_values: int = 100,
         max_content_chars: int = 16_384,
         infer_tool_spans: bool = False,
+        tool_call_events: bool = False,
     ) -> None:
         if sdk_span_mode not in ("attempt", "enrich"):
             raise ValueError(
@@ -109,6 +133,7 @@ class OTelSink:
         self.redact = redact
         self.max_content_chars = max_content_chars
         self.infer_tool_spans = infer_tool_spans
+        self.tool_call_events = tool_call_events
         self._tracer = trace.get_tracer(
             sc.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider
         )
@@ -136,9 +161,11 @@ class OTelSink:
         """
         ex = exchange
         parent_ctx: Context | None = ex.parent_context
-        parent = trace.get_current_span(parent_ctx) if parent_ctx is not None else None
-        sdk_span = parent if parent is not None and is_sdk_call_span(parent) else None
-        links = self._links(ex)
+        # An empty context (nothing was current at send time: a bare client) holds no
+        # span: skip the lookup and the SDK-span checks (the common case).
+        sdk_span = _sdk_call_span(parent_ctx) if parent_ctx else None
+        # Links only for requests that answer tool calls: no list, no lookups otherwise.
+        links = self._links(ex.answers) if ex.answers else ()
         if (
             sdk_span is not None
             and self.sdk_span_mode == "enrich"
@@ -158,7 +185,7 @@ class OTelSink:
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
-        if span_ctx.is_valid and span_ctx.trace_flags.sampled:
+        if span_ctx.trace_flags & _SAMPLED:  # an unsampled span's ids go nowhere
             return evolve(ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id)
         return ex
 
@@ -169,12 +196,11 @@ class OTelSink:
         ex: Exchange,
         parent_ctx: Context | None,
         sdk_span: Span | None,
-        links: list[Link],
+        links: Sequence[Link],
     ) -> SpanContext:
-        req = ex.request
-        attempt = sdk_span is not None
         ptc: dict[str, Any] | None = None
-        if attempt:
+        if sdk_span is not None:
+            req = ex.request
             name = f"{req.method} {req.path}"
             attrs = attributes.http_attributes(ex)
             attrs.update(attributes.http_response_attributes(ex))
@@ -184,10 +210,11 @@ class OTelSink:
             model = ex.model
             name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
             attrs = attributes.chat_attributes(ex, self.latest_semconv)
-        status = attributes.status(ex)
+        status = attributes.status(ex) if ex.outcome is not Outcome.OK else None
         if status is not None:
             attrs[sc.ERROR_TYPE] = status[0]
         timings = ex.timings
+        end = timings.unix_ns(timings.finished)
         # The exchange is over when we get it, so the span is made whole: every attribute
         # at start (one pass through the SDK's attribute checks; samplers see them all).
         span = self._tracer.start_span(
@@ -199,7 +226,9 @@ class OTelSink:
             start_time=timings.sent_unix_ns,
         )
         if span.is_recording():
-            self._events(span, ex)
+            reply = ex.reply
+            if self.tool_call_events and reply is not None:
+                self._events(span, reply, end)
             if self.capture.enabled:
                 self._content(span, ex)
             if status is not None:
@@ -210,27 +239,26 @@ class OTelSink:
                     span.add_event(
                         sc.EVENT_OPERATION_EXCEPTION,
                         {sc.EXCEPTION_TYPE: ex.error_type},
-                        timestamp=timings.unix_ns(timings.finished),
+                        timestamp=end,
                     )
-        span.end(end_time=timings.unix_ns(timings.finished))
+        span.end(end_time=end)
         if ptc is not None and sdk_span is not None and sdk_span.is_recording():
             sdk_span.set_attributes({**attributes.sdk_usage(ex), **ptc})
         return span.get_span_context()
 
-    def _enrich(self, span: Span, ex: Exchange, links: list[Link]) -> None:
+    def _enrich(self, span: Span, ex: Exchange, links: Sequence[Link]) -> None:
         span.set_attributes(
             {**attributes.sdk_usage(ex), **attributes.ptc_attributes(ex)}
         )
         for link in links:
             span.add_link(link.context, link.attributes)
-        self._events(span, ex)
-
-    def _events(self, span: Span, ex: Exchange) -> None:
         reply = ex.reply
-        if reply is None:
-            return
-        at = ex.timings.unix_ns(ex.timings.finished)
-        arguments = self._arguments(reply) if self.capture.enabled else {}
+        if self.tool_call_events and reply is not None:
+            self._events(span, reply, ex.timings.unix_ns(ex.timings.finished))
+
+    def _events(self, span: Span, reply: Reply, at: int) -> None:
+        """One event per tool call and per code execution result, at the end time ``at``."""
+        arguments = self._arguments(reply) if self.capture.enabled else None
         for use in reply.tool_uses:
             attrs: dict[str, Any] = {
                 sc.GEN_AI_TOOL_NAME: use.name,
@@ -239,9 +267,10 @@ class OTelSink:
             }
             if use.caller_tool_id is not None:
                 attrs[sc.PTC_CALLER_TOOL_ID] = use.caller_tool_id
-            args = arguments.get(use.id)
-            if args is not None:
-                attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = args
+            if arguments is not None:
+                args = arguments.get(use.id)
+                if args is not None:
+                    attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = args
             span.add_event(sc.EVENT_TOOL_CALL, attrs, timestamp=at)
         for result in reply.code_results:
             attrs = {
@@ -329,12 +358,11 @@ class OTelSink:
 
     # --- the link LRU ---
 
-    def _links(self, ex: Exchange) -> list[Link]:
-        if not ex.answers:
-            return []
+    def _links(self, answers: tuple[int, ...]) -> list[Link]:
         links = []
-        for exchange_id in ex.answers:
-            ctx = self._lookup(exchange_id)
+        spans = self._spans
+        for exchange_id in answers:
+            ctx = spans.get(exchange_id)
             if ctx is not None:
                 links.append(Link(ctx, _LINK_ANSWERS))
         return links

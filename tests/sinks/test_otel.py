@@ -80,7 +80,7 @@ def ptc_run(
 
 class TestChatSpan:
     def test_json_response(self, otel_sink, span_exporter, factory, correlator):
-        """A PTC turn: name, kind, times, every GenAI and ptc attribute, one event per tool call."""
+        """A PTC turn: name, kind, times, every GenAI and ptc attribute; no event by default."""
         ex = run(
             otel_sink,
             factory.make("02_ptc_turn1_response.json", tools=PTC_TOOLS),
@@ -121,14 +121,7 @@ class TestChatSpan:
             "ptc.container.expires_at": "2026-08-21T09:18:37.318204+00:00",
             "ptc.container.reused": False,
         }
-        (event,) = span.events
-        assert event.name == "ptc.tool_call" and event.timestamp == span.end_time
-        assert dict(event.attributes or {}) == {
-            "gen_ai.tool.name": "query_sales",
-            "gen_ai.tool.call.id": TURN1_CALL,
-            "ptc.caller.type": "code_execution_20260120",
-            "ptc.caller.tool_id": SRVTOOLU,
-        }
+        assert span.events == ()  # tool-call events are opt-in (tool_call_events)
         assert (ex.trace_id, ex.span_id) == (
             span.context.trace_id,
             span.context.span_id,
@@ -185,6 +178,38 @@ class TestChatSpan:
         assert attrs["error.type"] == error_type and attrs["ptc.outcome"] == "error"
         assert not [k for k in attrs if k.startswith("gen_ai.usage")]
         assert "gen_ai.response.id" not in attrs
+
+    def test_tool_call_events_opt_in(
+        self, tracer_provider, meter_provider, span_exporter, factory
+    ):
+        """tool_call_events=True: one ptc.tool_call event per tool_use block, at the end."""
+        sink = OTelSink(tracer_provider, meter_provider, tool_call_events=True)
+        run(sink, factory.make("02_ptc_turn1_response.json", tools=PTC_TOOLS))
+        span = only(span_exporter)
+        (event,) = span.events
+        assert event.name == "ptc.tool_call" and event.timestamp == span.end_time
+        assert dict(event.attributes or {}) == {
+            "gen_ai.tool.name": "query_sales",
+            "gen_ai.tool.call.id": TURN1_CALL,
+            "ptc.caller.type": "code_execution_20260120",
+            "ptc.caller.tool_id": SRVTOOLU,
+        }
+
+    def test_code_execution_result_event_opt_in(
+        self, tracer_provider, meter_provider, span_exporter, factory
+    ):
+        """tool_call_events=True: one ptc.code_execution_result event per result block."""
+        sink = OTelSink(tracer_provider, meter_provider, tool_call_events=True)
+        run(sink, factory.make("04_ptc_final_response.json", tools=PTC_TOOLS))
+        span = only(span_exporter)
+        (event,) = span.events
+        assert event.name == "ptc.code_execution_result"
+        assert event.timestamp == span.end_time
+        assert dict(event.attributes or {}) == {
+            "gen_ai.tool.call.id": SRVTOOLU,
+            "ptc.code_execution.outcome": "success",
+            "ptc.code_execution.return_code": 0,
+        }
 
     def test_exception_without_response(self, otel_sink, span_exporter, factory):
         """A request that got no response (an exception) gets an exception event with its class."""
@@ -252,7 +277,7 @@ class TestPTCRun:
         chat = spans(span_exporter, "chat")
         assert len(chat) == 3
         assert chat[1].links[0].context.span_id == ex1.span_id
-        assert [e.name for e in chat[0].events].count("ptc.tool_call") == 1
+        assert chat[0].events == ()  # no tool-call events unless asked for
         assert ex2.tool_turnarounds  # the correlator still measured the round trip
 
     def test_links_and_inferred_tool_spans(
@@ -490,7 +515,7 @@ class TestContent:
                 ("gen_ai.input", "gen_ai.output", "gen_ai.system", "gen_ai.tool.def")
             )
         ]
-        assert "gen_ai.tool.call.arguments" not in (span.events[0].attributes or {})
+        assert span.events == ()
 
     def test_on_with_redaction(
         self, tracer_provider, meter_provider, span_exporter, factory
@@ -503,7 +528,11 @@ class TestContent:
             return json.loads(json.dumps(value).replace("Central", "[REDACTED]"))
 
         sink = OTelSink(
-            tracer_provider, meter_provider, capture_content=True, redact=redact
+            tracer_provider,
+            meter_provider,
+            capture_content=True,
+            redact=redact,
+            tool_call_events=True,
         )
         run(
             sink,
@@ -554,7 +583,11 @@ class TestContent:
             raise ValueError("no")
 
         sink = OTelSink(
-            tracer_provider, meter_provider, capture_content=True, redact=broken
+            tracer_provider,
+            meter_provider,
+            capture_content=True,
+            redact=broken,
+            tool_call_events=True,
         )
         run(sink, factory.make("01_direct_tool_use.json"))
         span = only(span_exporter)
@@ -642,11 +675,18 @@ class TestUnderTheSDKSpan:
         app.end()
 
     def test_attempt_mode(
-        self, otel_sink, span_exporter, factory, correlator, sdk_span
+        self,
+        tracer_provider,
+        meter_provider,
+        span_exporter,
+        factory,
+        correlator,
+        sdk_span,
     ):
         """Default: ours is a plain HTTP attempt span below it (no gen_ai.*), and the SDK span gets the ptc.* facts."""
+        sink = OTelSink(tracer_provider, meter_provider, tool_call_events=True)
         ex = run(
-            otel_sink,
+            sink,
             factory.make(
                 "02_ptc_turn1_response.json",
                 parent_context=set_span_in_context(sdk_span),
@@ -699,6 +739,7 @@ class TestUnderTheSDKSpan:
             meter_provider,
             sdk_span_mode="enrich",
             infer_tool_spans=True,
+            tool_call_events=True,
         )
         ctx = set_span_in_context(sdk_span)
         first = run(
