@@ -13,9 +13,14 @@ from bisect import bisect_left
 from time import time as _time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    values as _values,
+)
 from prometheus_client.samples import Exemplar
-from prometheus_client.values import MutexValue
 
 from ..events import Outcome
 from . import _semconv as sc
@@ -35,6 +40,9 @@ _GENAI = (sc.L_OPERATION, sc.L_PROVIDER, sc.L_REQUEST_MODEL, sc.L_RESPONSE_MODEL
 _CHAT = (sc.OPERATION_CHAT, sc.PROVIDER_ANTHROPIC)
 _STREAM = {True: "true", False: "false"}
 _INF = math.inf
+# The value cells prometheus_client gives children: in memory, or, in multiprocess mode,
+# backed by the process's mmapped file (the class chosen when prometheus_client loaded).
+_CELLS = frozenset({_values.MutexValue, _values.ValueClass})
 
 
 class Hist:
@@ -49,9 +57,10 @@ class Hist:
     writes, into the same cells of the same child: the sum, one count in the first bucket
     whose upper bound is >= ``amount`` (found by bisection instead of a loop; the last bound
     is +Inf), and that bucket's exemplar. Each cell takes its own lock, as in the library,
-    so it is as thread safe. Where a child does not hold plain in-memory cells (multiprocess
-    mode's value files, or a prometheus_client whose internals differ), and for NaN, it
-    calls the library's ``observe``.
+    so it is as thread safe. In multiprocess mode the cells are the library's file-backed
+    ones (their ``inc`` writes the file; exemplars are not kept, the sink passes none).
+    Where a child's internals differ (another prometheus_client), and for NaN, it calls the
+    library's ``observe``.
 
     Pre-binding counters is good (a 0 that rate() can start from); a histogram that is
     never observed would only add empty series, so ``Hist(family, labels)`` binds on the
@@ -81,11 +90,7 @@ class Hist:
             cells, total, bounds = child._buckets, child._sum, child._upper_bounds
         except AttributeError:  # pragma: no cover - another prometheus_client layout
             return
-        if (
-            type(total) is MutexValue
-            and len(cells) == len(bounds)
-            and bounds[-1] == _INF
-        ):
+        if type(total) in _CELLS and len(cells) == len(bounds) and bounds[-1] == _INF:
             self._bounds = tuple(bounds)
             self._sum = total
             self._buckets = cells  # last: observe() reads it as "ready"
@@ -131,11 +136,12 @@ def adder(child: Any) -> Any:
     ``Counter.inc`` checks that the child is bound and that the amount is not negative,
     then calls its value cell's ``inc`` (which takes the lock). For our bound children
     and amounts that cannot be negative (event counts, byte sizes we measured) the cell's
-    ``inc`` alone does the same write; where the cell is not a plain in-memory value
-    (multiprocess mode), ``child.inc`` is used. Call it with the amount: ``add(1)``.
+    ``inc`` alone does the same write (in memory or, in multiprocess mode, to the file);
+    where the child's internals differ, ``child.inc`` is used. Call it with the amount:
+    ``add(1)``.
     """
-    cell = getattr(child, "_value", None)
-    return cell.inc if type(cell) is MutexValue else child.inc
+    cell: Any = getattr(child, "_value", None)
+    return cell.inc if type(cell) in _CELLS else child.inc
 
 
 class Gen2Bundle:

@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +184,50 @@ def test_adder_falls_back_to_inc():
     child = _OtherCounter()
     adder(child)(3)
     assert child.amounts == [3]
+
+
+_MULTIPROCESS_WORKER = """
+import math, sys
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from ptc_observe.sinks._prometheus_families import Hist, adder
+amounts = [float(a) for a in sys.argv[1:]]
+h = Histogram("h", "help", ["a"], registry=CollectorRegistry(), buckets=(0.5, 1.0, 5.0))
+ours = Hist(h, ("ours",))
+for amount in amounts:
+    ours.observe(amount)
+    h.labels("lib").observe(amount)
+c = Counter("c", "help", ["a"], registry=CollectorRegistry())
+adder(c.labels("ours"))(5)
+c.labels("lib").inc(5)
+"""
+
+
+def test_multiprocess_cells_get_the_same_values(tmp_path: Path):
+    """In multiprocess mode the file-backed cells hold what the library's API writes."""
+    amounts = ["0.5", "0.7", "1.0", "4", "99", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", _MULTIPROCESS_WORKER, *amounts],
+        env={
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+    by_label: dict[str, list[tuple[str, Any, float]]] = {"ours": [], "lib": []}
+    for metric in registry.collect():
+        for s in metric.samples:
+            labels = dict(s.labels)
+            who = labels.pop("a")
+            by_label[who].append((s.name, sorted(labels.items()), s.value))
+    assert by_label["ours"] and sorted(by_label["ours"]) == sorted(by_label["lib"])
+    assert ("h_count", [], 6.0) in by_label["ours"]
+    assert ("c_total", [], 5.0) in by_label["ours"]
