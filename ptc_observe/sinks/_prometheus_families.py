@@ -165,6 +165,8 @@ class Bundle:
         "duration2",
         "exchanges",
         "gen2",
+        "model",
+        "response_model",
         "retries",
         "token_input",
         "token_output",
@@ -177,6 +179,8 @@ class Bundle:
     def __init__(
         self, f: Families, model: str, response_model: str, stream: bool
     ) -> None:
+        self.model = model
+        self.response_model = response_model
         genai = (*_CHAT, model, response_model)
         self.duration = Hist(f.duration, (*genai, ""))
         self.token_input = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
@@ -407,6 +411,7 @@ class Families:
 
     def _reset_caches(self) -> None:
         self._bundles: dict[tuple[str, str, bool], Bundle] = {}
+        self._raw_bundles: dict[tuple[str | None, str | None, bool], Bundle] = {}
         self._errors: dict[tuple[str, str, str], ErrorChildren] = {}
         self._tools: dict[tuple[str, str], ToolChildren] = {}
         self._tool_calls: dict[tuple[str, bool], Any] = {}
@@ -425,6 +430,27 @@ class Families:
         if b is None:
             with self._lock:
                 b = self._bundles[key] = Bundle(self, model, response_model, stream)
+        return b
+
+    def bundle_for(
+        self, requested: str | None, answered: str | None, stream: bool
+    ) -> Bundle:
+        """The bundle of an exchange's raw model names: the request's (else the
+        response's) for ``gen_ai_request_model``, the response's for the response model.
+
+        One dict lookup instead of bounding both names on every exchange; a key is cached
+        only when both names were admitted as they are, so the cache stays within the
+        label bounds.
+        """
+        key = (requested, answered, stream)
+        b = self._raw_bundles.get(key)
+        if b is None:
+            raw = requested if requested is not None else answered
+            model = self.models(raw)
+            response_model = self.models(answered)
+            b = self.bundle(model, response_model, stream)
+            if model == (raw or "") and response_model == (answered or ""):
+                self._raw_bundles[key] = b
         return b
 
     def error_children(

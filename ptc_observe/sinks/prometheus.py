@@ -146,11 +146,13 @@ class PrometheusSink:
         f = self._f
         ex = exchange
         reply = ex.reply
-        models = f.models
-        model = models(ex.model)
-        response_model = models(reply.model) if reply is not None else ""
-        stream = ex.request.stream
-        b = f.bundle(model, response_model, stream)
+        b = f.bundle_for(
+            ex.request.model,
+            reply.model if reply is not None else None,
+            ex.request.stream,
+        )
+        model = b.model
+        response_model = b.response_model
         exemplar = None if self.multiprocess else _exemplar(ex)
         # One timestamp for every exemplar of the exchange (the library reads the clock
         # per observation).

@@ -231,3 +231,23 @@ def test_multiprocess_cells_get_the_same_values(tmp_path: Path):
     assert by_label["ours"] and sorted(by_label["ours"]) == sorted(by_label["lib"])
     assert ("h_count", [], 6.0) in by_label["ours"]
     assert ("c_total", [], 5.0) in by_label["ours"]
+
+
+def test_raw_model_cache_stays_within_the_label_bounds():
+    """Exchange model names are cached only once admitted: folded ones never grow it."""
+    from ptc_observe.containers import Limits
+    from ptc_observe.sinks.prometheus import PrometheusSink
+
+    from .factory import ExchangeFactory
+
+    factory = ExchangeFactory()
+    registry = CollectorRegistry()
+    sink = PrometheusSink(registry, limits=Limits(max_label_values=2))
+    for n in range(300):
+        sink.on_exchange(factory.make("01_direct_tool_use.json", model=f"m-{n}"))
+    families: Any = sink._f
+    # m-0 and the response model were admitted; m-1 .. m-299 fold into _other.
+    assert len(families._raw_bundles) == 1
+    assert len(families._bundles) == 2
+    labels = {"gen_ai_request_model": "_other", "stream": "false", "outcome": "ok"}
+    assert registry.get_sample_value("ptc_exchanges_total", labels) == 299
