@@ -20,7 +20,6 @@ from ._labels import BoundedValues
 
 __all__ = ["GenAIMetrics"]
 
-_FAILED = (Outcome.ERROR, Outcome.INCOMPLETE)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _INPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT)
 _OUTPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT)
@@ -102,22 +101,20 @@ class GenAIMetrics:
     def _attributes(
         self,
         ex: Exchange,
-        response_model: str | None,
+        base: tuple[Any, ...],
         error: str | None,
         extra: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        req = ex.request
-        key = (
-            ex.model,
-            response_model,
-            req.server_address,
-            req.server_port,
-            error,
-            extra,
-        )
+        """The attribute dict of one (exchange labels, error, extra) combination, cached.
+
+        ``base`` is :func:`_base_key` of the exchange, built once per :meth:`record`.
+        """
+        key = (base, error, extra)
         attrs = self._attrs.get(key)
         if attrs is not None:
             return attrs
+        req = ex.request
+        response_model = base[1]
         model = self.models(ex.model)
         resp = self.models(response_model)
         err = self.errors(error) if error else ""
@@ -146,27 +143,36 @@ class GenAIMetrics:
             self._attrs[key] = attrs
         return attrs
 
-    def record(self, ex: Exchange) -> None:
-        """Record the metrics of one exchange."""
-        ctx = _context(ex)
+    def record(self, ex: Exchange, span_context: SpanContext | None = None) -> None:
+        """Record the metrics of one exchange.
+
+        Args:
+            ex: the exchange.
+            span_context: its span's context when the caller has it (the OTel sink
+                remembers it), which saves building one from ``ex.trace_id``/``span_id``.
+        """
+        ctx = _context(ex, span_context)
         reply = ex.reply
         response_model = reply.model if reply is not None else None
-        failed = ex.outcome in _FAILED
+        # The exchange's part of every cache key, built once (up to five lookups follow).
+        req = ex.request
+        base = (ex.model, response_model, req.server_address, req.server_port)
+        outcome = ex.outcome
         error = (
             ex.error_type
-            or (sc.ERROR_TYPE_INCOMPLETE if ex.outcome is Outcome.INCOMPLETE else sc.ERROR_TYPE_OTHER)
-            if failed
+            or (sc.ERROR_TYPE_INCOMPLETE if outcome is Outcome.INCOMPLETE else sc.ERROR_TYPE_OTHER)
+            if outcome is Outcome.ERROR or outcome is Outcome.INCOMPLETE
             else None
         )  # fmt: skip
         timings = ex.timings
         duration = timings.finished - timings.sent
-        attrs = self._attributes(ex, response_model, error)
+        attrs = self._attributes(ex, base, error)
         self.duration.record(duration, attrs, context=ctx)
         latest = self.latest
         if latest:
             self.duration2.record(duration, attrs, context=ctx)
         if ex.streamed and timings.first_token is not None:
-            plain = self._attributes(ex, response_model, None)
+            plain = self._attributes(ex, base, None)
             self.ttfc.record(timings.first_token - timings.sent, plain, context=ctx)
             if latest:
                 self.ttfc2.record(
@@ -181,14 +187,14 @@ class GenAIMetrics:
         )
         total_input = (uncached or 0) + cache_read + cache_write
         if uncached is not None:
-            attrs_in = self._attributes(ex, response_model, None, _INPUT)
+            attrs_in = self._attributes(ex, base, None, _INPUT)
             self.token_usage.record(total_input, attrs_in, context=ctx)
         if output is not None:
-            attrs_out = self._attributes(ex, response_model, None, _OUTPUT)
+            attrs_out = self._attributes(ex, base, None, _OUTPUT)
             self.token_usage.record(output, attrs_out, context=ctx)
         if latest:
             # gen2 counters: every operation, failures included, 0 without usage.
-            modality = self._attributes(ex, response_model, None, _MODALITY)
+            modality = self._attributes(ex, base, None, _MODALITY)
             for counter, value in zip(
                 self.usage2,
                 (total_input, output or 0, cache_read, cache_write),
@@ -209,12 +215,17 @@ class GenAIMetrics:
                 self.execute_tool2.record(t.seconds, tool_attrs, context=ctx)
 
 
-def _context(ex: Exchange) -> Context | None:
+def _context(ex: Exchange, span_context: SpanContext | None) -> Context | None:
     """A context holding the exchange's span, so exemplars link to its trace."""
     if ex.trace_id is not None and ex.span_id is not None:
-        span = NonRecordingSpan(
-            SpanContext(ex.trace_id, ex.span_id, is_remote=False, trace_flags=_SAMPLED)
-        )
-        return trace.set_span_in_context(span)
+        if (
+            span_context is None
+            or span_context.span_id != ex.span_id
+            or span_context.trace_id != ex.trace_id
+        ):
+            span_context = SpanContext(
+                ex.trace_id, ex.span_id, is_remote=False, trace_flags=_SAMPLED
+            )
+        return trace.set_span_in_context(NonRecordingSpan(span_context))
     ctx: Context | None = ex.parent_context
     return ctx

@@ -150,7 +150,8 @@ class OTelSink:
 
     def on_exchange(self, exchange: Exchange) -> None:
         """Record the GenAI metrics of one exchange."""
-        self.metrics.record(exchange)
+        # The span context ``trace`` remembered: exemplars point at it without a new one.
+        self.metrics.record(exchange, self._spans.get(exchange.id))
 
     def trace(self, exchange: Exchange) -> Exchange:
         """Make the exchange's span (or enrich the SDK's), and inferred tool spans if asked.

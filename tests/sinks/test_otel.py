@@ -439,6 +439,20 @@ class TestMetrics:
             (ex.trace_id, ex.span_id)
         ]
 
+    def test_exemplars_of_a_span_another_sink_made(
+        self, tracer_provider, meter_provider, metric_reader, factory
+    ):
+        """A sink that did not make the span takes the exemplar's ids from the exchange."""
+        tracing = OTelSink(tracer_provider, meter_provider)
+        recording = OTelSink(tracer_provider, meter_provider)
+        ex = tracing.trace(factory.make("01_direct_tool_use.json"))
+        recording.on_exchange(ex)
+        (point,) = points(metric_reader, "gen_ai.client.operation.duration")
+        assert ex.trace_id is not None
+        assert [(e.trace_id, e.span_id) for e in point.exemplars] == [
+            (ex.trace_id, ex.span_id)
+        ]
+
     def test_gen2_metrics_on_opt_in(
         self,
         tracer_provider,
