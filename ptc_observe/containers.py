@@ -66,14 +66,16 @@ def _slot_setters(cls: type) -> dict[str, Any]:
 def _compile(name: str, params: str, cls: type, values: dict[str, str]) -> Any:
     """``def name(params)`` returning a new ``cls`` whose field ``f`` is ``values[f]``."""
     setters = _slot_setters(cls)
+    if any(f.startswith("_") for f in setters):
+        raise TypeError(f"{cls.__name__}: a field name could shadow the helpers")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def {name}({params}):", "    o = _new(_cls)"]
+    lines = [f"def {name}({params}):", "    _o = _new(_cls)"]
     for i, (field_name, setter) in enumerate(setters.items()):
         namespace[f"_s{i}"] = setter
-        lines.append(f"    _s{i}(o, {values[field_name]})")
-    lines.append("    return o")
-    # Only identifiers from dataclasses.fields() and our own parameter names reach
-    # the source.
+        lines.append(f"    _s{i}(_o, {values[field_name]})")
+    lines.append("    return _o")
+    # Only identifiers from dataclasses.fields() (none starts with "_", unlike every
+    # helper name) and our own parameter names reach the source.
     exec("\n".join(lines) + "\n", namespace)
     return namespace[name]
 
@@ -119,8 +121,8 @@ _set_container = _slot_setters(Exchange)["container"]
 def evolve(ex: Exchange, **changes: Any) -> Exchange:
     """A copy of ``ex`` with ``changes``; ``dataclasses.replace`` at a fraction of the cost.
 
-    The pipeline copies each exchange up to twice (correlator, tracer), so this is on
-    the hot path.
+    Tracers copy each exchange to add its span ids (the correlator writes into the
+    observer's fresh record instead), so this is on the hot path.
 
     Raises:
         KeyError: a name in ``changes`` is not a field of :class:`Exchange`.
