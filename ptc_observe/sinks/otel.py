@@ -186,7 +186,7 @@ class OTelSink:
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
-        if span_ctx.trace_flags & _SAMPLED:  # an unsampled span's ids go nowhere
+        if span_ctx.is_valid and span_ctx.trace_flags & _SAMPLED:
             return evolve(ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id)
         return ex
 
