@@ -17,15 +17,14 @@ forgotten after ``Limits.pending_ttl_seconds``.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from ._records import copier, evolve, positional, slot_setters
 from .events import (
     ContainerEnded,
     ContainerSighting,
@@ -43,95 +42,16 @@ __all__ = ["Correlator", "Limits", "evolve"]
 CONTAINER_ERROR_STATUSES = frozenset({400, 404, 410})
 SWEEP_INTERVAL_SECONDS = 1.0
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Exchange))
-_FIELD_SET = frozenset(_FIELDS)
-
-
-# The records of events.py are frozen, slotted dataclasses. Their generated ``__init__``
-# sets each field with ``object.__setattr__`` (the frozen ``__setattr__`` refuses), which
-# costs about as much as a Python call per field: ~1 us for a 6-field ContainerSighting,
-# ~10 us for the 25-field Exchange on this machine. Setting the slots through their member
-# descriptors, in generated straight-line code, builds the same object in about half the
-# time. Valid only for slotted dataclasses without ``__post_init__`` (checked).
-def _slot_setters(cls: type) -> dict[str, Any]:
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} cannot be built slot by slot")
-    setters = {}
-    for f in dataclasses.fields(cls):
-        descriptor = cls.__dict__[f.name]  # KeyError: not slotted
-        setters[f.name] = descriptor.__set__
-    return setters
-
-
-def _compile(name: str, params: str, cls: type, values: dict[str, str]) -> Any:
-    """``def name(params)`` returning a new ``cls`` whose field ``f`` is ``values[f]``."""
-    setters = _slot_setters(cls)
-    if any(f.startswith("_") for f in setters):
-        raise TypeError(f"{cls.__name__}: a field name could shadow the helpers")
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def {name}({params}):", "    _o = _new(_cls)"]
-    for i, (field_name, setter) in enumerate(setters.items()):
-        namespace[f"_s{i}"] = setter
-        lines.append(f"    _s{i}(_o, {values[field_name]})")
-    lines.append("    return _o")
-    # Only identifiers from dataclasses.fields() (none starts with "_", unlike every
-    # helper name) and our own parameter names reach the source.
-    exec("\n".join(lines) + "\n", namespace)
-    return namespace[name]
-
-
-def _positional(cls: type) -> Callable[..., Any]:
-    """A constructor of ``cls`` taking every field positionally, without ``__init__``."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    return _compile(  # type: ignore[no-any-return]
-        "make", ", ".join(names), cls, {n: n for n in names}
-    )
-
-
-_new_sighting: Callable[..., ContainerSighting] = _positional(ContainerSighting)
-_new_turnaround: Callable[..., ToolTurnaround] = _positional(ToolTurnaround)
-
-# One copier per set of changed fields, generated on first use: it reads the unchanged
-# fields straight from the original into the new record's slots.
-_COPIERS: dict[tuple[str, ...], Callable[..., Exchange]] = {}
-
-
-def _copier(names: tuple[str, ...]) -> Callable[..., Exchange]:
-    unknown = [n for n in names if n not in _FIELD_SET]
-    if unknown:
-        raise KeyError(unknown[0])
-    args = [f"_v{i}" for i in range(len(names))]
-    values = {f: f"ex.{f}" for f in _FIELDS}
-    values.update(zip(names, args, strict=True))
-    fn: Callable[..., Exchange] = _compile(
-        "copy", ", ".join(["ex", *args]), Exchange, values
-    )
-    _COPIERS[names] = fn
-    return fn
-
-
-# What the correlator sets, without evolve()'s keyword dict; in place for a fresh record
-# (``correlate(fresh=True)``), through the slots' descriptors as above.
-_with_correlation = _copier(("tool_turnarounds", "answers", "container"))
-_set_turnarounds = _slot_setters(Exchange)["tool_turnarounds"]
-_set_answers = _slot_setters(Exchange)["answers"]
-_set_container = _slot_setters(Exchange)["container"]
-
-
-def evolve(ex: Exchange, **changes: Any) -> Exchange:
-    """A copy of ``ex`` with ``changes``; ``dataclasses.replace`` at a fraction of the cost.
-
-    Tracers copy each exchange to add its span ids (the correlator writes into the
-    observer's fresh record instead), so this is on the hot path.
-
-    Raises:
-        KeyError: a name in ``changes`` is not a field of :class:`Exchange`.
-    """
-    names = tuple(changes)
-    copy = _COPIERS.get(names)
-    if copy is None:
-        copy = _copier(names)
-    return copy(ex, *changes.values())
+# The correlator's records, built slot by slot (see _records), and what it sets on an
+# exchange: a copy without evolve()'s keyword dict, or in place for a fresh record
+# (``correlate(fresh=True)``).
+_new_sighting: Callable[..., ContainerSighting] = positional(ContainerSighting)
+_new_turnaround: Callable[..., ToolTurnaround] = positional(ToolTurnaround)
+_with_correlation = copier(("tool_turnarounds", "answers", "container"))
+_EXCHANGE_SLOTS = slot_setters(Exchange)
+_set_turnarounds = _EXCHANGE_SLOTS["tool_turnarounds"]
+_set_answers = _EXCHANGE_SLOTS["answers"]
+_set_container = _EXCHANGE_SLOTS["container"]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ._records import builder, positional
 from .events import Exchange, Outcome, RateLimit, Reply, RequestFacts, Timings
 from .models import APIError
 from .wire.accumulate import BATCH_BYTES, StreamAccumulator
@@ -37,6 +38,11 @@ from .wire.messages import (
 )
 
 __all__ = ["ExchangeRecorder", "RecorderHooks", "next_exchange_id"]
+
+# Exchange(...) and Timings(...) without the frozen __init__'s per-field cost (_records):
+# ~6 us less per exchange, same objects.
+_new_exchange = builder(Exchange)
+_new_timings = positional(Timings)
 
 _perf_counter = time.perf_counter
 
@@ -512,15 +518,11 @@ class ExchangeRecorder:
             else:
                 error_type = self._exc_type or OTHER_ERROR
 
-        return Exchange(
+        return _new_exchange(
             id=self._id,
             request=request,
-            timings=Timings(
-                sent=self._sent,
-                finished=finished,
-                sent_unix_ns=self._sent_ns,
-                headers=self._headers_at,
-                first_token=first_token,
+            timings=_new_timings(
+                self._sent, finished, self._sent_ns, self._headers_at, first_token
             ),
             outcome=outcome,
             streamed=self._streamed,
