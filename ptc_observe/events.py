@@ -267,8 +267,9 @@ class Reply:
 
     Sinks and the correlator read only these fields, so the hot path never builds the
     pydantic model of a JSON body: :attr:`message` validates it on first access (content
-    capture, the PTC client and user code ask for it) and keeps it. A reply built from a
-    :class:`Message` (streams, tests) holds that message from the start.
+    capture, the PTC client and user code ask for it) from the JSON body or object it was
+    read from (``source``), and keeps it. A reply built from a :class:`Message`
+    (streams, tests) holds that message from the start.
 
     Treat it as immutable: it is shared by every copy of its exchange.
     """
@@ -298,7 +299,7 @@ class Reply:
         server_tools: tuple[str, ...] = (),
         code_results: tuple[CodeResult, ...] = (),
         message: Message | None = None,
-        source: dict[str, Any] | None = None,
+        source: bytes | dict[str, Any] | None = None,
     ) -> None:
         self.id = id
         self.model = model
@@ -360,7 +361,14 @@ class Reply:
         """
         message = self._message
         if message is None:
-            message = self._message = Message.model_validate(self._source)
+            source = self._source
+            # The source is the JSON body (validated straight from it: no Python dict
+            # in between) or its already parsed object.
+            if isinstance(source, bytes):
+                message = Message.model_validate_json(source)
+            else:
+                message = Message.model_validate(source)
+            self._message = message
             self._source = None
         return message
 

@@ -4,6 +4,12 @@ Every parse failure is a :class:`WireError`; nothing else escapes (deep nesting,
 UTF-8 and wrong types included). Request parsing is lenient inside a valid JSON object: a
 field of the wrong type reads as absent, since an observer should report what it can.
 Credentials (``authorization``, ``x-api-key``) are never read.
+
+Requests and non-streaming replies are read by msgspec (https://jcristharif.com/msgspec/)
+first, into structs that declare only the facts, so that a request's resent history and a
+reply's text and tool inputs cost no Python objects; on any error or doubt the reference
+path (``pydantic_core.from_json`` of the whole body) decides, and the two give equal facts
+for every input (tests/wire/test_msgspec_paths.py).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 from pydantic_core import from_json as _from_json
 
@@ -139,10 +146,13 @@ def _tool(value: Any) -> ToolDeclaration | None:
     if not isinstance(value, dict):
         return None
     get = value.get
+    return _cached_tool(get("name"), get("type"), get("allowed_callers"))
+
+
+def _cached_tool(name: Any, kind: Any, callers: Any) -> ToolDeclaration:
     # The key holds the raw values: a declaration follows from them alone, and the
     # usual allowed_callers (absent, or a list of strings) is keyed without filtering.
-    callers = get("allowed_callers")
-    key = (get("name"), get("type"), tuple(callers) if type(callers) is list else None)
+    key = (name, kind, tuple(callers) if type(callers) is list else None)
     try:
         tool = _TOOLS.get(key)
     except TypeError:  # a list or object inside allowed_callers: not hashable
@@ -263,13 +273,7 @@ def _content_size(content: Any) -> int:
     return _json_len(content)
 
 
-def _tool_results(messages: Any) -> tuple[ToolResultSent, ...]:
-    # Only the last message is new in this request: earlier tool results were sent
-    # (and counted) by earlier requests of the conversation.
-    if not isinstance(messages, list) or not messages:
-        return ()
-    last = messages[-1]
-    content = last.get("content") if isinstance(last, dict) else None
+def _results_in(content: Any) -> tuple[ToolResultSent, ...]:
     if not isinstance(content, list):
         return ()
     results = []
@@ -340,26 +344,104 @@ def parse_request(
     Raises:
         WireError: the body is not a JSON object.
     """
+    if not capture_content:
+        values = _fast_request(body)
+        if values is not None:
+            return _request_facts(
+                values, body, method, path, server_address, server_port, headers, None
+            )
+    return _parse_request_reference(
+        body,
+        method=method,
+        path=path,
+        server_address=server_address,
+        server_port=server_port,
+        headers=headers,
+        capture_content=capture_content,
+    )
+
+
+def _parse_request_reference(
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    capture_content: bool = False,
+) -> RequestFacts:
+    """:func:`parse_request` on the whole body parsed into Python objects.
+
+    The definition the msgspec path must equal, and its fallback for anything it is not
+    sure of; tests call it directly.
+    """
     obj = _object(body, "request body")
     get = obj.get
-    # The fields every request carries are tested inline; a helper call costs more
-    # than the test. The sampling parameters are usually absent: no call then.
-    model = get("model")
-    max_tokens = get("max_tokens")
-    temperature = get("temperature")
-    top_p = get("top_p")
-    top_k = get("top_k")
-    stop = get("stop_sequences")
+    messages = get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    values = (
+        get("model"),
+        get("stream"),
+        get("max_tokens"),
+        get("temperature"),
+        get("top_p"),
+        get("top_k"),
+        get("stop_sequences"),
+        _tools(get("tools")),
+        get("container"),
+        # Only the last message is new in this request: earlier tool results were
+        # sent (and counted) by earlier requests of the conversation.
+        last.get("content") if isinstance(last, dict) else None,
+    )
+    return _request_facts(
+        values,
+        body,
+        method,
+        path,
+        server_address,
+        server_port,
+        headers,
+        obj if capture_content else None,
+    )
+
+
+def _request_facts(
+    values: tuple[Any, ...],
+    body: bytes,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    content: Any,
+) -> RequestFacts:
+    # values: the raw fields (model, stream, max_tokens, temperature, top_p, top_k,
+    # stop_sequences), the declarations, the raw container and the last message's raw
+    # content. The rules for each are here once, whichever parser read them.
+    (
+        model,
+        stream,
+        max_tokens,
+        temperature,
+        top_p,
+        top_k,
+        stop,
+        tools,
+        container,
+        last,
+    ) = values
     try:
         # Positional, in RequestFacts' field order (tests/wire/test_requests.py checks
-        # that order): ~25 % less than keywords for its 19 fields.
+        # that order): ~25 % less than keywords for its 19 fields. The fields every
+        # request carries are tested inline (a helper call costs more than the test).
         return RequestFacts(
             method,
             path,
             server_address,
             server_port,
             model if isinstance(model, str) else None,
-            get("stream") is True,
+            stream is True,
             max_tokens
             if isinstance(max_tokens, int) and not isinstance(max_tokens, bool)
             else None,
@@ -367,20 +449,152 @@ def parse_request(
             None if top_p is None else _float(top_p),
             None if top_k is None else _int(top_k),
             () if stop is None else _strings(stop),
-            _tools(get("tools")),
-            _container_id(get("container")),
-            _tool_results(get("messages")),
+            tools,
+            _container_id(container),
+            _results_in(last),
             _betas(headers.get("anthropic-beta")),
             _retry_count(headers.get("x-stainless-retry-count")),
             headers.get("x-stainless-helper-method"),
             len(body),
-            obj if capture_content else None,
+            content,
         )
-    except (ValueError, RecursionError) as exc:  # pragma: no cover
-        # json.dumps of a result block: json.loads above already refused anything too
-        # deep or too large to re-serialise, so this only guards the "only WireError"
-        # promise should a caller's stack leave less room.
+    except (ValueError, RecursionError, OverflowError) as exc:
+        # OverflowError: float() of an integer past the float range (a temperature of
+        # 10**400). ValueError/RecursionError: json.dumps of a result block, which the
+        # parser already proved readable, so only a caller's stack leaves less room.
+        # Either way the promise is "only WireError".
         raise WireError(f"unreadable request: {type(exc).__name__}") from None
+
+
+# --- the msgspec fast paths ---
+#
+# msgspec (https://jcristharif.com/msgspec/, a maintained C JSON library) decodes into
+# structs that declare only the fact fields and skips everything else without building
+# Python objects: the history a request resends on every turn (a 500 KB conversation:
+# ~0.6 ms instead of ~4 ms), the text and tool inputs of a response. It reads exactly
+# what from_json reads or refuses, except where it skips: there it neither limits the
+# nesting depth as jiter does nor refuses integers too long for from_json and json.loads,
+# nor checks UTF-8. The guards below send any body that could differ there to the
+# reference path (bad UTF-8 in skipped text changes no fact; json.loads reads it).
+# Any msgspec error (malformed JSON, NaN, a lone surrogate, a field of an unexpected
+# type) takes the reference path too, which decides.
+
+# from_json (jiter) reads 201 nested levels, a scalar inside counting as one: 200
+# arrays or objects around a value (201 around nothing), and refuses one more.
+_DEPTH = 200
+_DIGITS = 4000  # from_json refuses integers past ~4300 digits; json.loads past 4300
+_STRIDE = 500  # a run of _DIGITS digits covers 8 consecutive bytes of body[::_STRIDE]
+_DIGIT_MAP = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_DIGIT_RUN = b"0" * (_DIGITS // _STRIDE)
+
+
+def _no_long_number(body: bytes) -> bool:
+    """No run of digits long enough for an integer the reference parsers refuse."""
+    if len(body) < _DIGITS:
+        return True
+    if _DIGIT_RUN not in body[::_STRIDE].translate(_DIGIT_MAP):
+        return True  # the sampled bytes rule a long run out (almost always)
+    return b"0" * _DIGITS not in body.translate(_DIGIT_MAP)
+
+
+def _depth_bound(raw: bytes) -> int:
+    # Nesting can go no deeper than the count of opening brackets (those inside
+    # strings included, which only makes the bound looser).
+    return raw.count(b"[") + raw.count(b"{")
+
+
+class _Tool(msgspec.Struct):
+    name: Any = None
+    type: Any = None
+    allowed_callers: Any = None
+
+
+class _Request(msgspec.Struct):
+    # Any: the fields are read leniently (a wrong type reads as absent), by the same
+    # rules as the reference's; null and absent both read as None there too.
+    model: Any = None
+    stream: Any = None
+    max_tokens: Any = None
+    temperature: Any = None
+    top_p: Any = None
+    top_k: Any = None
+    stop_sequences: Any = None
+    container: Any = None
+    tools: list[_Tool] | None = None
+    messages: list[msgspec.Raw] | None = None
+
+
+class _Last(msgspec.Struct):
+    content: Any = None
+
+
+_REQUEST = msgspec.json.Decoder(_Request)
+_LAST = msgspec.json.Decoder(_Last)
+_RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw] | None)
+_ANY = msgspec.json.Decoder()
+# The decoders of the top-level fields but messages, for a body read part by part.
+_FIELD_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    name: _ANY for name in _Request.__struct_fields__ if name != "messages"
+}
+_FIELD_DECODERS["tools"] = msgspec.json.Decoder(list[_Tool] | None)
+# A body this long has more than _DEPTH opening brackets anyway: check it part by part.
+_SMALL = 16384
+
+
+def _fast_request(body: bytes) -> tuple[Any, ...] | None:
+    """The raw values :func:`_request_facts` takes, or ``None``: use the reference."""
+    if not _no_long_number(body):
+        return None
+    try:
+        if len(body) <= _SMALL and _depth_bound(body) <= _DEPTH:
+            request: _Request | None = _REQUEST.decode(body)
+        else:
+            request = _checked_request(body)
+        if request is None:
+            return None
+        messages = request.messages
+        last = _LAST.decode(messages[-1]).content if messages else None
+    except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
+        return None
+    tools = request.tools
+    return (
+        request.model,
+        request.stream,
+        request.max_tokens,
+        request.temperature,
+        request.top_p,
+        request.top_k,
+        request.stop_sequences,
+        ()
+        if tools is None
+        else tuple([_cached_tool(t.name, t.type, t.allowed_callers) for t in tools]),
+        request.container,
+        last,
+    )
+
+
+def _checked_request(body: bytes) -> _Request | None:
+    """A long body read part by part, each part's nesting bounded by its own brackets.
+
+    The body's top-level values nest one level deep, the messages two; a part whose
+    bound passes the limit leaves the body to the reference parser.
+    """
+    parts = _RAW_OBJECT.decode(body)
+    raw_messages = parts.pop("messages", None)
+    values: dict[str, Any] = {}
+    for name, raw in parts.items():
+        if _depth_bound(bytes(raw)) + 1 > _DEPTH:
+            return None
+        decoder = _FIELD_DECODERS.get(name)
+        if decoder is not None:
+            values[name] = decoder.decode(raw)
+    if raw_messages is not None:
+        messages = values["messages"] = _RAW_LIST.decode(raw_messages)
+        for message in messages or ():
+            if _depth_bound(bytes(message)) + 2 > _DEPTH:
+                return None
+    return _Request(**values)
 
 
 # --- response bodies ---
@@ -424,14 +638,26 @@ def parse_reply(body: bytes) -> Reply:
     """Read the facts of a non-streaming response body; the model is built on demand.
 
     The facts sinks use (id, model, stop reason, usage, container, tool calls with their
-    callers, code execution results) are read straight from the parsed JSON, each checked
-    as :class:`~ptc_observe.models.Message` would check it; the pydantic model of the
-    whole message is only validated when someone asks for ``Reply.message`` (~3x the
-    cost of parsing the JSON). Anything unexpected in a fact (a wrong type, an unknown
-    caller without its tool id) takes the full validation instead, which decides.
+    callers, code execution results) are read straight from the JSON (by msgspec, into
+    structs typed as :class:`~ptc_observe.models.Message` checks them; else from the
+    parsed object), and the pydantic model of the whole message is only validated, from
+    the body, when someone asks for ``Reply.message`` (~3x the cost of parsing the JSON).
+    Anything unexpected in a fact (a wrong type, an unknown caller without its tool id)
+    takes the full validation instead, which decides.
 
     Raises:
         WireError: not JSON, not an object, an error envelope, or not a valid message.
+    """
+    reply = _fast_reply(body)
+    if reply is not None:
+        return reply
+    return _parse_reply_reference(body)
+
+
+def _parse_reply_reference(body: bytes) -> Reply:
+    """:func:`parse_reply` on the whole body parsed into Python objects.
+
+    The definition the msgspec path must equal, and its fallback; tests call it directly.
     """
     obj = _object(body, "response body")
     kind = obj.get("type", "message")
@@ -488,6 +714,134 @@ def _reply(obj: dict[str, Any]) -> Reply:
         code_results=tuple(code_results),
         source=obj,
     )
+
+
+class _Caller(msgspec.Struct):
+    type: str = DIRECT
+    tool_id: str | None = None
+
+
+class _Object(msgspec.Struct):
+    """Any JSON object; its members are skipped."""
+
+
+class _CodeContent(msgspec.Struct):
+    type: str
+    return_code: int | None = None
+
+
+_NULL = msgspec.Raw(b"null")
+
+
+class _Block(msgspec.Struct):
+    type: str
+    id: str | None = None
+    name: str | None = None
+    input: _Object | msgspec.UnsetType = msgspec.UNSET
+    caller: _Caller | None = None
+    tool_use_id: str | None = None
+    content: msgspec.Raw = _NULL
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class _Container(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    expires_at: str
+
+
+class _Body(msgspec.Struct):
+    type: str = "message"
+    id: str = ""
+    model: str | None = None
+    stop_reason: str | None = None
+    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+    container: _Container | None = None
+    content: list[_Block] = []
+
+
+_BODY = msgspec.json.Decoder(_Body)
+_CODE_CONTENT = msgspec.json.Decoder(_CodeContent | None)
+
+
+def _fast_reply(body: bytes) -> Reply | None:
+    """The reply read by msgspec, or ``None``: the reference path decides.
+
+    Strict types stand for the checks of :func:`_reply`; a body whose facts need any
+    other reading fails to decode. The reply keeps the body: its message is validated
+    from the JSON, which the guards make equal to validating the parsed object.
+    """
+    if (
+        type(body) is not bytes
+        or _depth_bound(body) > _DEPTH
+        or not _no_long_number(body)
+    ):
+        return None
+    try:
+        if not body.isascii():
+            body.decode()  # skipped text is not checked: bad UTF-8 takes the reference
+        msg = _BODY.decode(body)
+        if msg.type == "error":
+            return None  # the reference raises
+        tool_uses: list[ToolUse] = []
+        server_tools: list[str] = []
+        code_results: list[CodeResult] = []
+        for block in msg.content:
+            kind = block.type
+            if kind == "tool_use" or kind == "server_tool_use":
+                use_id = block.id
+                name = block.name
+                caller = block.caller
+                if use_id is None or name is None:
+                    return None
+                if caller is not None and caller.type != DIRECT and not caller.tool_id:
+                    return None  # CallerInfo refuses it: the model decides
+                if kind == "server_tool_use":
+                    server_tools.append(name)
+                elif caller is None:
+                    tool_uses.append(ToolUse(use_id, name))
+                else:
+                    tool_uses.append(ToolUse(use_id, name, caller.type, caller.tool_id))
+            elif kind == "code_execution_tool_result":
+                tool_use_id = block.tool_use_id
+                if tool_use_id is None:
+                    return None
+                result = _CODE_CONTENT.decode(block.content)
+                if result is None:
+                    code_results.append(CodeResult(tool_use_id, False))
+                else:
+                    code = result.return_code
+                    succeeded = not result.type.endswith("_error") and not code
+                    code_results.append(CodeResult(tool_use_id, succeeded, code))
+        usage = msg.usage
+        container = msg.container
+        return Reply(
+            id=msg.id,
+            model=msg.model,
+            stop_reason=msg.stop_reason,
+            usage=NO_USAGE
+            if usage is msgspec.UNSET
+            else TokenUsage(
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_creation_input_tokens,
+                usage.cache_read_input_tokens,
+            ),
+            container=None
+            if container is None
+            else _container({"id": container.id, "expires_at": container.expires_at}),
+            tool_uses=tuple(tool_uses),
+            server_tools=tuple(server_tools),
+            code_results=tuple(code_results),
+            source=body,
+        )
+    except (ValueError, RecursionError, _Unsure):  # msgspec's errors are ValueErrors
+        return None
 
 
 def _tool_use(block: dict[str, Any]) -> ToolUse:
