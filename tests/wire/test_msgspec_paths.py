@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ptc_observe.events import Reply
 from ptc_observe.wire import messages as wire
-from ptc_observe.wire.messages import parse_reply, parse_request
+from ptc_observe.wire.messages import WireError, parse_reply, parse_request
 
 from .test_fuzz import JSON, SHAPED
 from .test_reply import MESSAGES
@@ -367,3 +367,12 @@ def test_no_reply_value_is_kept_in_a_process_wide_cache() -> None:
     first = parse_reply(body)
     second = parse_reply(body)
     assert first.id == second.id and first.id is not second.id
+
+
+@pytest.mark.parametrize("field", ["temperature", "top_p"])
+def test_a_number_past_the_float_range_is_a_wire_error(field: str) -> None:
+    """float() of a 400-digit integer overflows: a WireError on both paths."""
+    body = b'{"messages":[],"%s":%s}' % (field.encode(), b"9" * 400)
+    for parse in (parse_request, wire._parse_request_reference):
+        with pytest.raises(WireError):
+            parse(body, headers={}, **WHERE)
