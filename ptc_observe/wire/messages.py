@@ -470,14 +470,19 @@ def _request_facts(
 #
 # msgspec (https://jcristharif.com/msgspec/, a maintained C JSON library) decodes into
 # structs that declare only the fact fields and skips everything else without building
-# Python objects: the history a request resends on every turn (a 500 KB conversation:
-# ~0.6 ms instead of ~4 ms), the text and tool inputs of a response. It reads exactly
-# what from_json reads or refuses, except where it skips: there it neither limits the
-# nesting depth as jiter does nor refuses integers too long for from_json and json.loads,
-# nor checks UTF-8. The guards below send any body that could differ there to the
-# reference path (bad UTF-8 in skipped text changes no fact; json.loads reads it).
-# Any msgspec error (malformed JSON, NaN, a lone surrogate, a field of an unexpected
-# type) takes the reference path too, which decides.
+# Python objects: the history a request resends on every turn, the text and tool inputs
+# of a response. It reads exactly what from_json reads or refuses, except where it
+# skips: there it neither limits the nesting depth as jiter does nor refuses integers too
+# long for from_json and json.loads, nor checks UTF-8. The guards below send any body
+# that could differ there to the reference path (bad UTF-8 in skipped text changes no
+# fact: json.loads reads it). Any msgspec error (malformed JSON, NaN, a lone surrogate, a
+# field of an unexpected type) takes the reference path too, which decides.
+#
+# What it buys (docs/performance.md): 1.5 KB request 29 -> 22.5 us, 4 KB reply 29 -> 23;
+# a 500 KB conversation ~2.7 -> ~2.2 ms. The depth guard (bytes.count of the brackets,
+# ~1.6 ns a byte) costs about what msgspec's own decoding does: without it a 500 KB body
+# would take ~1.35 ms, but a body nested 201 to ~1,000 levels deep would read where the
+# reference refuses it.
 
 # from_json (jiter) reads 201 nested levels, a scalar inside counting as one: 200
 # arrays or objects around a value (201 around nothing), and refuses one more.
@@ -538,7 +543,8 @@ _FIELD_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     name: _ANY for name in _Request.__struct_fields__ if name != "messages"
 }
 _FIELD_DECODERS["tools"] = msgspec.json.Decoder(list[_Tool] | None)
-# A body this long has more than _DEPTH opening brackets anyway: check it part by part.
+# Past this length a body nearly always has more than _DEPTH brackets: counting them all
+# would be wasted, so it is checked part by part at once.
 _SMALL = 16384
 
 
