@@ -20,7 +20,7 @@ from hypothesis import given, settings, strategies as st
 from pydantic import ValidationError
 
 from ptc_observe.events import Reply
-from ptc_observe.wire import messages as wire
+from ptc_observe.wire import replies as wire_replies, requests as wire_requests
 from ptc_observe.wire.messages import WireError, parse_reply, parse_request
 
 from .test_fuzz import JSON, SHAPED
@@ -76,13 +76,13 @@ def assert_request_paths_agree(
     body: bytes, headers: dict[str, str] | None = None
 ) -> None:
     assert request_outcome(parse_request, body, headers) == request_outcome(
-        wire._parse_request_reference, body, headers
+        wire_requests._parse_request_reference, body, headers
     )
 
 
 def assert_reply_paths_agree(body: bytes) -> None:
     assert reply_outcome(parse_reply, body) == reply_outcome(
-        wire._parse_reply_reference, body
+        wire_replies._parse_reply_reference, body
     )
 
 
@@ -232,7 +232,7 @@ def test_requests_agree_on_random_bytes(body: bytes) -> None:
 def test_request_duplicate_keys_keep_the_last() -> None:
     """A repeated key reads as its last value on both paths, the fast one included."""
     body = b'{"model":"a","max_tokens":1,"model":"b","messages":[],"messages":[{"content":[{"type":"tool_result","tool_use_id":"t","content":"xy"}]}]}'
-    assert wire._fast_request(body) is not None
+    assert wire_requests._fast_request(body) is not None
     facts = parse_request(body, headers={}, **WHERE)
     assert facts.model == "b" and facts.tool_results[0].size_bytes == 2
     assert_request_paths_agree(body)
@@ -277,7 +277,7 @@ def test_request_fast_path_reads_real_bodies() -> None:
     ]
     bodies.append(json.dumps({"model": "m", "messages": turn * 200}).encode())
     for body in bodies:
-        assert wire._fast_request(body) is not None
+        assert wire_requests._fast_request(body) is not None
         assert_request_paths_agree(body)
 
 
@@ -301,9 +301,9 @@ def test_reply_fixtures_agree(body: bytes) -> None:
 def test_reply_fast_path_reads_real_messages() -> None:
     """The PTC fixtures take the msgspec path, and the message comes from the bytes."""
     body = (DATA / "02_ptc_turn1_response.json").read_bytes()
-    reply = wire._fast_reply(body)
+    reply = wire_replies._fast_reply(body)
     assert reply is not None and reply._source is body
-    assert reply.message == wire._parse_reply_reference(body).message
+    assert reply.message == wire_replies._parse_reply_reference(body).message
 
 
 @settings(max_examples=500, deadline=None)
@@ -373,6 +373,6 @@ def test_no_reply_value_is_kept_in_a_process_wide_cache() -> None:
 def test_a_number_past_the_float_range_is_a_wire_error(field: str) -> None:
     """float() of a 400-digit integer overflows: a WireError on both paths."""
     body = b'{"messages":[],"%s":%s}' % (field.encode(), b"9" * 400)
-    for parse in (parse_request, wire._parse_request_reference):
+    for parse in (parse_request, wire_requests._parse_request_reference):
         with pytest.raises(WireError):
             parse(body, headers={}, **WHERE)

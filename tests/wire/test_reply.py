@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ptc_observe.events import CodeResult, Reply, ToolUse
 from ptc_observe.models import Message
-from ptc_observe.wire import messages as wire_messages
+from ptc_observe.wire import replies as wire_replies
 from ptc_observe.wire.messages import WireError, parse_message, parse_reply
 
 DATA = Path(__file__).parent.parent / "data" / "anthropic"
@@ -195,9 +195,9 @@ def test_containers_are_shared_and_the_cache_is_bounded() -> None:
     first = parse_reply(body_of(container=container)).container
     second = parse_reply(body_of(container=container)).container
     assert first is not None and first is second
-    for n in range(wire_messages._CONTAINERS_MAX * 2):
+    for n in range(wire_replies._CONTAINERS_MAX * 2):
         parse_reply(body_of(container={**container, "id": f"c{n}"}))
-        assert len(wire_messages._CONTAINERS) <= wire_messages._CONTAINERS_MAX
+        assert len(wire_replies._CONTAINERS) <= wire_replies._CONTAINERS_MAX
 
 
 CALLERS = st.one_of(

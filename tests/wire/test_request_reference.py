@@ -17,7 +17,8 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from ptc_observe.events import RateLimit, RequestFacts, ToolDeclaration, ToolResultSent
-from ptc_observe.wire import messages, parse_rate_limits, parse_request
+from ptc_observe.wire import parse_rate_limits, parse_request, requests as messages
+from ptc_observe.wire._json import _loads
 from ptc_observe.wire.headers import RATE_LIMIT_RESOURCES
 
 # --- the plain definitions ---
@@ -300,7 +301,7 @@ def test_parse_request_agrees_with_the_definition(
     )
     # Parsed again: a lone surrogate makes the parser fall back to json.loads, and
     # the reference must see what the parser saw.
-    parsed = messages._loads(body)
+    parsed = _loads(body)
     assert facts == reference_request(parsed, body, headers)
     # Same request again: now served from the declaration and beta caches.
     again = parse_request(

@@ -1,0 +1,475 @@
+"""The facts of a Messages API request: ``parse_request``.
+
+Request parsing is lenient inside a valid JSON object: a field of the wrong type reads as
+absent, since an observer should report what it can. Credentials (``authorization``,
+``x-api-key``) are never read. msgspec reads the body first (the resent history costs no
+Python objects); the reference path (``pydantic_core.from_json`` of the whole body)
+decides on any error or doubt, and the two give equal facts for every input
+(tests/wire/test_msgspec_paths.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ..events import (
+    RequestFacts,
+    ToolDeclaration,
+    ToolResultSent,
+)
+from ._json import _DEPTH, WireError, _depth_bound, _no_long_number, _object
+
+__all__ = ["parse_request"]
+
+
+# --- request ---
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple([v for v in value if isinstance(v, str)])
+
+
+# Declarations already built, per (name, type, allowed callers as sent): an application
+# sends the same tools on every turn, and a frozen ToolDeclaration can be shared between
+# requests (building one costs ~4 us, the lookup well under 1). Bounded; cleared when full.
+_TOOLS: dict[tuple[Any, Any, Any], ToolDeclaration] = {}
+_TOOLS_SIZE = 256
+
+
+def _tool(value: Any) -> ToolDeclaration | None:
+    if not isinstance(value, dict):
+        return None
+    get = value.get
+    return _cached_tool(get("name"), get("type"), get("allowed_callers"))
+
+
+def _cached_tool(name: Any, kind: Any, callers: Any) -> ToolDeclaration:
+    # The key holds the raw values: a declaration follows from them alone, and the
+    # usual allowed_callers (absent, or a list of strings) is keyed without filtering.
+    key = (name, kind, tuple(callers) if type(callers) is list else None)
+    try:
+        tool = _TOOLS.get(key)
+    except TypeError:  # a list or object inside allowed_callers: not hashable
+        return _declaration(key[0], key[1], callers)
+    if tool is None:
+        tool = _declaration(key[0], key[1], callers)
+        if len(_TOOLS) >= _TOOLS_SIZE:
+            _TOOLS.clear()
+        _TOOLS[key] = tool
+    return tool
+
+
+def _declaration(name: Any, kind: Any, callers: Any) -> ToolDeclaration:
+    kind = _str(kind)
+    # "custom" is the explicit type of the application's own tools.
+    return ToolDeclaration(
+        _str(name) or "", None if kind in (None, "custom") else kind, _strings(callers)
+    )
+
+
+def _tools(value: Any) -> tuple[ToolDeclaration, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple([t for t in map(_tool, value) if t is not None])
+
+
+def _container_id(value: Any) -> str | None:
+    # Sent as a string, or (newer SDKs) as {"id": ..., "skills": [...]}.
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _str(value)
+
+
+def _utf8_len(text: str) -> int:
+    # isascii() is a flag test in CPython: ASCII text (most tool output) is measured
+    # without encoding a copy of it.
+    if text.isascii():
+        return len(text)
+    # "surrogatepass": a lone surrogate from a JSON "\ud800" escape must not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _json_len(value: Any) -> int:
+    """UTF-8 bytes of ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``.
+
+    Counted rather than serialised: a 100 KB base64 image block costs ~90 us instead of
+    ~320 (small blocks cost about the same either way). Floats, and anything nested
+    deeper than the recursion limit allows, are measured by json.dumps itself.
+    """
+    try:
+        return _counted_json_len(value)
+    except RecursionError:
+        return _dumped_json_len(value)
+
+
+def _dumped_json_len(value: Any) -> int:
+    return _utf8_len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+# Bytes json.dumps writes as they are (with ensure_ascii=False); the others are escaped:
+# '"', '\\' and \b \f \n \r \t as two characters, other control characters as \u00XX.
+_PLAIN_BYTES = bytes(b for b in range(0x20, 0x100) if b not in b'"\\')
+_SHORT_ESCAPES = b'"\\\b\f\n\r\t'
+
+
+def _json_str_len(text: str) -> int:
+    # In UTF-8 every byte of a multi-byte character is >= 0x80, so the escaped
+    # characters are exactly the bytes left after deleting the plain ones (one C pass).
+    raw = text.encode("utf-8", "surrogatepass")
+    special = raw.translate(None, _PLAIN_BYTES)
+    if not special:
+        return len(raw) + 2
+    return (
+        len(raw) + 2 + len(special) + 4 * len(special.translate(None, _SHORT_ESCAPES))
+    )
+
+
+def _counted_json_len(value: Any) -> int:
+    if isinstance(value, str):
+        return _json_str_len(value)
+    if isinstance(value, dict):
+        # "{}", a colon per key, a comma between items; JSON keys are strings.
+        size = 2 * len(value) + 1 if value else 2
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return _dumped_json_len(value)
+            size += _json_str_len(key) + _counted_json_len(item)
+        return size
+    if isinstance(value, list):
+        size = len(value) + 1 if value else 2
+        for item in value:
+            size += _counted_json_len(item)
+        return size
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if type(value) is int:
+        return len(int.__repr__(value))
+    return _dumped_json_len(value)  # floats (NaN, Infinity), anything else
+
+
+def _content_size(content: Any) -> int:
+    """UTF-8 bytes of a tool result: the string, the text of text blocks, else JSON."""
+    if isinstance(content, str):
+        return _utf8_len(content)
+    if content is None:
+        return 0
+    if isinstance(content, list):
+        size = 0
+        for item in content:
+            text = item.get("text") if isinstance(item, dict) else None
+            if isinstance(text, str) and item.get("type") == "text":
+                size += _utf8_len(text)
+            else:
+                size += _json_len(item)
+        return size
+    return _json_len(content)
+
+
+def _results_in(content: Any) -> tuple[ToolResultSent, ...]:
+    if not isinstance(content, list):
+        return ()
+    results = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") != "tool_result":
+            continue
+        results.append(
+            ToolResultSent(
+                _str(block.get("tool_use_id")) or "",
+                _content_size(block.get("content")),
+                block.get("is_error") is True,
+            )
+        )
+    return tuple(results)
+
+
+# anthropic-beta values already split: an application sends the same betas on every
+# request, and the lookup costs ~0.1 us against ~1.5 for the split. Bounded; cleared
+# when full.
+_BETAS: dict[str, tuple[str, ...]] = {}
+_BETAS_SIZE = 64
+
+
+def _betas(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    betas = _BETAS.get(value)
+    if betas is None:
+        betas = tuple([b for b in map(str.strip, value.split(",")) if b])
+        if len(_BETAS) >= _BETAS_SIZE:
+            _BETAS.clear()
+        _BETAS[value] = betas
+    return betas
+
+
+def _retry_count(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 0
+
+
+def parse_request(
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    capture_content: bool = False,
+) -> RequestFacts:
+    """Read the facts of a Messages API request.
+
+    Args:
+        body: the request body (JSON).
+        method, path, server_address, server_port: where it went.
+        headers: request headers with lower-case names. Only ``anthropic-beta``,
+            ``x-stainless-retry-count`` and ``x-stainless-helper-method`` are looked up;
+            credentials are never read.
+        capture_content: keep the parsed body in ``RequestFacts.content``.
+
+    Returns:
+        The request facts; tool results are those of the last message only.
+
+    Raises:
+        WireError: the body is not a JSON object.
+    """
+    if not capture_content:
+        values = _fast_request(body)
+        if values is not None:
+            return _request_facts(
+                values, body, method, path, server_address, server_port, headers, None
+            )
+    return _parse_request_reference(
+        body,
+        method=method,
+        path=path,
+        server_address=server_address,
+        server_port=server_port,
+        headers=headers,
+        capture_content=capture_content,
+    )
+
+
+def _parse_request_reference(
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    capture_content: bool = False,
+) -> RequestFacts:
+    """:func:`parse_request` on the whole body parsed into Python objects.
+
+    The definition the msgspec path must equal, and its fallback for anything it is not
+    sure of; tests call it directly.
+    """
+    obj = _object(body, "request body")
+    get = obj.get
+    messages = get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    values = (
+        get("model"),
+        get("stream"),
+        get("max_tokens"),
+        get("temperature"),
+        get("top_p"),
+        get("top_k"),
+        get("stop_sequences"),
+        _tools(get("tools")),
+        get("container"),
+        # Only the last message is new in this request: earlier tool results were
+        # sent (and counted) by earlier requests of the conversation.
+        last.get("content") if isinstance(last, dict) else None,
+    )
+    return _request_facts(
+        values,
+        body,
+        method,
+        path,
+        server_address,
+        server_port,
+        headers,
+        obj if capture_content else None,
+    )
+
+
+def _request_facts(
+    values: tuple[Any, ...],
+    body: bytes,
+    method: str,
+    path: str,
+    server_address: str,
+    server_port: int | None,
+    headers: Mapping[str, str],
+    content: Any,
+) -> RequestFacts:
+    # values: the raw fields (model, stream, max_tokens, temperature, top_p, top_k,
+    # stop_sequences), the declarations, the raw container and the last message's raw
+    # content. The rules for each are here once, whichever parser read them.
+    (
+        model,
+        stream,
+        max_tokens,
+        temperature,
+        top_p,
+        top_k,
+        stop,
+        tools,
+        container,
+        last,
+    ) = values
+    try:
+        # Positional, in RequestFacts' field order (tests/wire/test_requests.py checks
+        # that order): ~25 % less than keywords for its 19 fields. The fields every
+        # request carries are tested inline (a helper call costs more than the test).
+        return RequestFacts(
+            method,
+            path,
+            server_address,
+            server_port,
+            model if isinstance(model, str) else None,
+            stream is True,
+            max_tokens
+            if isinstance(max_tokens, int) and not isinstance(max_tokens, bool)
+            else None,
+            None if temperature is None else _float(temperature),
+            None if top_p is None else _float(top_p),
+            None if top_k is None else _int(top_k),
+            () if stop is None else _strings(stop),
+            tools,
+            _container_id(container),
+            _results_in(last),
+            _betas(headers.get("anthropic-beta")),
+            _retry_count(headers.get("x-stainless-retry-count")),
+            headers.get("x-stainless-helper-method"),
+            len(body),
+            content,
+        )
+    except (ValueError, RecursionError, OverflowError) as exc:
+        # OverflowError: float() of an integer past the float range (a temperature of
+        # 10**400). ValueError/RecursionError: json.dumps of a result block, which the
+        # parser already proved readable, so only a caller's stack leaves less room.
+        # Either way the promise is "only WireError".
+        raise WireError(f"unreadable request: {type(exc).__name__}") from None
+
+
+class _Tool(msgspec.Struct):
+    name: Any = None
+    type: Any = None
+    allowed_callers: Any = None
+
+
+class _Request(msgspec.Struct):
+    # Any: the fields are read leniently (a wrong type reads as absent), by the same
+    # rules as the reference's; null and absent both read as None there too.
+    model: Any = None
+    stream: Any = None
+    max_tokens: Any = None
+    temperature: Any = None
+    top_p: Any = None
+    top_k: Any = None
+    stop_sequences: Any = None
+    container: Any = None
+    tools: list[_Tool] | None = None
+    messages: list[msgspec.Raw] | None = None
+
+
+class _Last(msgspec.Struct):
+    content: Any = None
+
+
+_REQUEST = msgspec.json.Decoder(_Request)
+_LAST = msgspec.json.Decoder(_Last)
+_RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw] | None)
+_ANY = msgspec.json.Decoder()
+# The decoders of the top-level fields but messages, for a body read part by part.
+_FIELD_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    name: _ANY for name in _Request.__struct_fields__ if name != "messages"
+}
+_FIELD_DECODERS["tools"] = msgspec.json.Decoder(list[_Tool] | None)
+# Past this length a body nearly always has more than _DEPTH brackets: counting them all
+# would be wasted, so it is checked part by part at once.
+_SMALL = 16384
+
+
+def _fast_request(body: bytes) -> tuple[Any, ...] | None:
+    """The raw values :func:`_request_facts` takes, or ``None``: use the reference."""
+    if not _no_long_number(body):
+        return None
+    try:
+        if len(body) <= _SMALL and _depth_bound(body) <= _DEPTH:
+            request: _Request | None = _REQUEST.decode(body)
+        else:
+            request = _checked_request(body)
+        if request is None:
+            return None
+        messages = request.messages
+        last = _LAST.decode(messages[-1]).content if messages else None
+    except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
+        return None
+    tools = request.tools
+    return (
+        request.model,
+        request.stream,
+        request.max_tokens,
+        request.temperature,
+        request.top_p,
+        request.top_k,
+        request.stop_sequences,
+        ()
+        if tools is None
+        else tuple([_cached_tool(t.name, t.type, t.allowed_callers) for t in tools]),
+        request.container,
+        last,
+    )
+
+
+def _checked_request(body: bytes) -> _Request | None:
+    """A long body read part by part, each part's nesting bounded by its own brackets.
+
+    The body's top-level values nest one level deep, the messages two; a part whose
+    bound passes the limit leaves the body to the reference parser.
+    """
+    parts = _RAW_OBJECT.decode(body)
+    raw_messages = parts.pop("messages", None)
+    values: dict[str, Any] = {}
+    for name, raw in parts.items():
+        if _depth_bound(bytes(raw)) + 1 > _DEPTH:
+            return None
+        decoder = _FIELD_DECODERS.get(name)
+        if decoder is not None:
+            values[name] = decoder.decode(raw)
+    if raw_messages is not None:
+        messages = values["messages"] = _RAW_LIST.decode(raw_messages)
+        for message in messages or ():
+            if _depth_bound(bytes(message)) + 2 > _DEPTH:
+                return None
+    return _Request(**values)
