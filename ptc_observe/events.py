@@ -25,6 +25,7 @@ from .models import (
     ToolCall,
     ToolUseBlock,
     Usage,
+    total_input_tokens,
 )
 
 __all__ = [
@@ -246,11 +247,7 @@ class TokenUsage:
     @property
     def total_input_tokens(self) -> int:
         """Uncached input plus cache reads and writes (unknown counts as zero)."""
-        return (
-            (self.input_tokens or 0)
-            + (self.cache_read_input_tokens or 0)
-            + (self.cache_creation_input_tokens or 0)
-        )
+        return total_input_tokens(self)
 
     @property
     def is_empty(self) -> bool:

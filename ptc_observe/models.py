@@ -54,6 +54,7 @@ __all__ = [
     "UnknownBlock",
     "UnknownEvent",
     "Usage",
+    "total_input_tokens",
 ]
 
 DIRECT = "direct"
@@ -140,6 +141,18 @@ class ServerToolUsage(_Wire):
     code_execution_requests: int | None = None
 
 
+def total_input_tokens(usage: Any) -> int:
+    """Uncached input plus cache reads and writes of a ``Usage`` or ``TokenUsage``.
+
+    Unknown counts are zero.
+    """
+    return (
+        (usage.input_tokens or 0)
+        + (usage.cache_read_input_tokens or 0)
+        + (usage.cache_creation_input_tokens or 0)
+    )
+
+
 class Usage(_Wire):
     """Token usage of one response. ``None`` means the API did not say."""
 
@@ -155,11 +168,7 @@ class Usage(_Wire):
     @property
     def total_input_tokens(self) -> int:
         """Uncached input plus cache reads and writes (unknown counts as zero)."""
-        return (
-            (self.input_tokens or 0)
-            + (self.cache_read_input_tokens or 0)
-            + (self.cache_creation_input_tokens or 0)
-        )
+        return total_input_tokens(self)
 
     @property
     def is_empty(self) -> bool:

@@ -24,7 +24,7 @@ from ptc_observe.wire import replies as wire_replies, requests as wire_requests
 from ptc_observe.wire.messages import WireError, parse_reply, parse_request
 
 from .test_fuzz import JSON, SHAPED
-from .test_reply import MESSAGES
+from .test_reply import MESSAGES, facts
 from .test_request_reference import _request, _request_headers
 
 DATA = Path(__file__).parent.parent / "data" / "anthropic"
@@ -53,23 +53,12 @@ def reply_outcome(parse: Any, body: bytes) -> tuple[str, ...]:
         reply: Reply = parse(body)
     except Exception as exc:
         return (type(exc).__name__,)
-    facts = repr(
-        (
-            reply.id,
-            reply.model,
-            reply.stop_reason,
-            reply.usage,
-            reply.container,
-            reply.tool_uses,
-            reply.server_tools,
-            reply.code_results,
-        )
-    )
+    read = repr(facts(reply))
     try:
         message = repr(reply.message)
     except ValidationError:
         message = "ValidationError"
-    return facts, message
+    return read, message
 
 
 def assert_request_paths_agree(
