@@ -222,7 +222,7 @@ class TestParseEvent:
 
     def test_errors_without_details_are_named_by_class(self) -> None:
         """The summary of a non-validation failure is its class name."""
-        from ptc_observe.wire.messages import _summary
+        from ptc_observe.wire._json import _summary
 
         assert _summary(RecursionError("deep")) == "RecursionError"
 
