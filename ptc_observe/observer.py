@@ -118,6 +118,11 @@ class Observer:
             ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
         redact: applied to captured content before any sink sees it.
         limits: memory bounds of the correlator and label sets.
+        tool_call_events: the built-in OpenTelemetry sink adds a ``ptc.tool_call`` event
+            per tool call and a ``ptc.code_execution_result`` event per result to the
+            exchange's span (off by default: see ``OTelSink``).
+        infer_tool_spans: the built-in OpenTelemetry sink makes an inferred
+            ``execute_tool`` span per matched tool result (off by default: see ``OTelSink``).
 
     Raises:
         TypeError: an entry of ``sinks`` has no ``on_exchange`` method.
@@ -135,6 +140,8 @@ class Observer:
         capture_content: bool | None = None,
         redact: Callable[[Any], Any] | None = None,
         limits: Limits | None = None,
+        tool_call_events: bool = False,
+        infer_tool_spans: bool = False,
     ) -> None:
         self._capture_content = (
             capture_content_from_env() if capture_content is None else capture_content
@@ -164,6 +171,8 @@ class Observer:
                     capture_content=capture_content,
                     redact=redact,
                     max_label_values=self._limits.max_label_values,
+                    tool_call_events=tool_call_events,
+                    infer_tool_spans=infer_tool_spans,
                 )
             )
         built.extend(sinks or ())

@@ -86,6 +86,17 @@ class TestBuiltInSinks:
         )
         assert [type(s) for s in observer.sinks] == [PrometheusSink, MemorySink]
 
+    def test_span_options_reach_the_otel_sink(self) -> None:
+        """tool_call_events / infer_tool_spans are off by default and passed on when set."""
+        (default,) = Observer(prometheus=False).sinks
+        assert isinstance(default, OTelSink)
+        assert not default.tool_call_events and not default.infer_tool_spans
+        (sink,) = Observer(
+            prometheus=False, tool_call_events=True, infer_tool_spans=True
+        ).sinks
+        assert isinstance(sink, OTelSink)
+        assert sink.tool_call_events and sink.infer_tool_spans
+
     def test_not_a_sink(self) -> None:
         """An object without on_exchange is refused at construction."""
         with pytest.raises(TypeError, match="on_exchange"):
