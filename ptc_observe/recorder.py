@@ -244,15 +244,10 @@ class ExchangeRecorder:
         self._nbytes += len(chunk)
         acc = self._sse
         if acc is not None:
-            decoder = self._decoder
-            try:
-                if decoder is not None:
-                    chunk = decoder.decode(chunk)
-                acc.feed(chunk)
-            except Exception as exc:
-                self._stream_failed(exc)
+            self._feed(chunk)
+            if self._sse is None:  # the stream failed: no longer parsed
                 return None
-            if decoder is None and acc.first_token_at is not None:
+            if self._decoder is None and acc.first_token_at is not None:
                 # first_token_at is set: later chunks need no clock reading, so
                 # they can wait and be scanned together. Not content-encoded ones:
                 # 16 KB of those can inflate a thousandfold, so each is decoded as it
