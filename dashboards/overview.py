@@ -184,8 +184,8 @@ def overview() -> JSON:
                 "Tokens per second: input (uncached), output, cache_read and cache_write.",
                 [
                     Target(
-                        f"sum by (gen_ai_token_type) (rate(ptc_tokens_total{{{MODEL}}}[{RI}]))",
-                        "{{gen_ai_token_type}}",
+                        f"sum by (token_kind) (rate(ptc_tokens_total{{{MODEL}}}[{RI}]))",
+                        "{{token_kind}}",
                     )
                 ],
                 unit="suffix: tok/s",
@@ -196,8 +196,8 @@ def overview() -> JSON:
                 "Tokens per second for each requested model and token type.",
                 [
                     Target(
-                        f"sum by (gen_ai_request_model, gen_ai_token_type) (rate(ptc_tokens_total{{{MODEL}}}[{RI}]))",
-                        "{{gen_ai_request_model}} {{gen_ai_token_type}}",
+                        f"sum by (gen_ai_request_model, token_kind) (rate(ptc_tokens_total{{{MODEL}}}[{RI}]))",
+                        "{{gen_ai_request_model}} {{token_kind}}",
                     )
                 ],
                 unit="suffix: tok/s",
@@ -207,7 +207,7 @@ def overview() -> JSON:
                 "Cache reads as a share of all input tokens (uncached input + cache read + cache write), per model.",
                 [
                     Target(
-                        f'sum by (gen_ai_request_model) (rate(ptc_tokens_total{{gen_ai_token_type="cache_read", {MODEL}}}[{RI}])) / sum by (gen_ai_request_model) (rate(ptc_tokens_total{{gen_ai_token_type=~"input|cache_read|cache_write", {MODEL}}}[{RI}]))',
+                        f'sum by (gen_ai_request_model) (rate(ptc_tokens_total{{token_kind="cache_read", {MODEL}}}[{RI}])) / sum by (gen_ai_request_model) (rate(ptc_tokens_total{{token_kind=~"input|cache_read|cache_write", {MODEL}}}[{RI}]))',
                         "{{gen_ai_request_model}}",
                     )
                 ],

@@ -133,8 +133,8 @@ def observer_facts(s: Setup) -> None:
     )
     print(
         "observer: tokens"
-        f" input={_sample(r, 'ptc_tokens_total', gen_ai_token_type='input')}"
-        f" output={_sample(r, 'ptc_tokens_total', gen_ai_token_type='output')}"
+        f" input={_sample(r, 'ptc_tokens_total', token_kind='input')}"
+        f" output={_sample(r, 'ptc_tokens_total', token_kind='output')}"
     )
     print(
         "observer: containers"

@@ -109,7 +109,7 @@ def render(snap: Snapshot) -> list[str]:
     callers = snap.by("ptc_tool_calls_total", "caller")
     calls = sum(callers.values())
     share = 100.0 * callers.get("programmatic", 0.0) / calls if calls else 0.0
-    tokens = snap.by("ptc_tokens_total", "gen_ai_token_type")
+    tokens = snap.by("ptc_tokens_total", "token_kind")
     result_bytes = snap.by("ptc_tool_result_bytes_total", "caller")
     duration = "gen_ai_client_operation_duration_seconds"
     ttft = "gen_ai_client_operation_time_to_first_chunk_seconds"

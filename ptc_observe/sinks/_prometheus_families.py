@@ -284,7 +284,7 @@ class Families:
         self.tokens = Counter(
             sc.P_TOKENS,
             "Tokens by type: input (uncached), output, cache_read, cache_write. Sum these for totals and cost.",
-            (m, sc.L_TOKEN_TYPE), registry=r,
+            (m, sc.L_TOKEN_KIND), registry=r,
         )  # fmt: skip
         self.tool_calls = Counter(
             sc.P_TOOL_CALLS, "Client tool calls the model asked for, by caller (direct or programmatic).",

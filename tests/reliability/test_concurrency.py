@@ -104,7 +104,7 @@ def check_against_ledger(tel: Telemetry, emulator: Emulator) -> dict[str, Any]:
 
     # Tokens by type.
     tokens = stats["tokens"]
-    assert tel.by_label("ptc_tokens_total", "gen_ai_token_type") == {
+    assert tel.by_label("ptc_tokens_total", "token_kind") == {
         k: float(v)
         for k, v in {
             "input": tokens["input"],

@@ -208,9 +208,7 @@ def test_every_success_fixture(
         == 1
     )
     assert (
-        sample(
-            r, "ptc_tokens_total", gen_ai_request_model=MODEL, gen_ai_token_type="input"
-        )
+        sample(r, "ptc_tokens_total", gen_ai_request_model=MODEL, token_kind="input")
         == uncached
     )
     assert (
@@ -218,7 +216,7 @@ def test_every_success_fixture(
             r,
             "ptc_tokens_total",
             gen_ai_request_model=MODEL,
-            gen_ai_token_type="output",
+            token_kind="output",
         )
         == output
     )

@@ -110,7 +110,7 @@ class TestFixtures:
                 r,
                 "ptc_tokens_total",
                 gen_ai_request_model=MODEL,
-                gen_ai_token_type="input",
+                token_kind="input",
             )
             == uncached
         )
@@ -119,7 +119,7 @@ class TestFixtures:
                 r,
                 "ptc_tokens_total",
                 gen_ai_request_model=MODEL,
-                gen_ai_token_type="output",
+                token_kind="output",
             )
             == output
         )
@@ -129,7 +129,7 @@ class TestFixtures:
                     r,
                     "ptc_tokens_total",
                     gen_ai_request_model=MODEL,
-                    gen_ai_token_type=kind,
+                    token_kind=kind,
                 )
                 == 0
             )
@@ -403,7 +403,7 @@ class TestFixtures:
                     r,
                     "ptc_tokens_total",
                     gen_ai_request_model=MODEL,
-                    gen_ai_token_type=kind,
+                    token_kind=kind,
                 )
                 == n
             )

@@ -57,9 +57,7 @@ CONTRACT: tuple[Metric, ...] = (
         "ptc_exchanges_total", "counter", ("gen_ai_request_model", "stream", "outcome")
     ),
     Metric("ptc_errors_total", "counter", ("gen_ai_request_model", "error_type")),
-    Metric(
-        "ptc_tokens_total", "counter", ("gen_ai_request_model", "gen_ai_token_type")
-    ),
+    Metric("ptc_tokens_total", "counter", ("gen_ai_request_model", "token_kind")),
     Metric("ptc_tool_calls_total", "counter", ("gen_ai_tool_name", "caller")),
     Metric("ptc_server_tool_calls_total", "counter", ("gen_ai_tool_name",)),
     Metric("ptc_code_executions_total", "counter", ("outcome",)),
@@ -91,6 +89,7 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "gen_ai_response_model": ("claude-opus-4-5-20251101",),
     "error_type": ("", "overloaded_error"),
     "gen_ai_token_type": ("input", "output"),
+    "token_kind": ("input", "output", "cache_read", "cache_write"),
     "stream": ("true", "false"),
     "outcome": ("ok", "error", "incomplete", "closed_early"),
     "gen_ai_tool_name": ("get_weather", "lookup_order"),
@@ -102,7 +101,7 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
 # Label values that differ from LABEL_VALUES for one family.
 FAMILY_LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "ptc_tokens_total": {
-        "gen_ai_token_type": ("input", "output", "cache_read", "cache_write")
+        "token_kind": ("input", "output", "cache_read", "cache_write")
     },
     "ptc_errors_total": {"error_type": ("rate_limit_error", "overloaded_error", "529")},
     "ptc_server_tool_calls_total": {
