@@ -19,11 +19,11 @@ from typing import Any
 import anthropic
 import httpx2
 
-from ptc_observe import recorder as recorder_module
-from ptc_observe.containers import Correlator
 from ptc_observe.events import Exchange
-from ptc_observe.sinks.otel import OTelSink
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer import recorder as recorder_module
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 from ptc_observe.wire.accumulate import StreamAccumulator
 
 from . import workloads

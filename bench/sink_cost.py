@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sinks.factory import PTC_TOOLS, RATE_LIMITS, ExchangeFactory, result  # type: ignore[import-not-found, unused-ignore]
 
-from ptc_observe.containers import Correlator
 from ptc_observe.events import Exchange
-from ptc_observe.sinks.otel import OTelSink
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
 
 class _Drop(SpanExporter):

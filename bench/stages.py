@@ -25,11 +25,11 @@ import anthropic
 import httpx2
 from prometheus_client import CollectorRegistry
 
-from ptc_observe.containers import Correlator
 from ptc_observe.events import Exchange
 from ptc_observe.observer import Observer
-from ptc_observe.sinks.otel import OTelSink
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 from ptc_observe.testing import MemorySink
 from ptc_observe.wire.accumulate import StreamAccumulator
 from ptc_observe.wire.messages import (

@@ -17,8 +17,8 @@ import sys
 from _support import report, setup
 
 from ptc_observe import PTCClient, ToolRegistry, ToolSeverity, ToolSpec
+from ptc_observe.client.errors import PTCError
 from ptc_observe.emulator import FaultRule
-from ptc_observe.errors import PTCError
 from ptc_observe.models import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,

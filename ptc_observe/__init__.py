@@ -16,7 +16,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .containers import Limits
 from .events import (
     ContainerEnded,
     ContainerSighting,
@@ -37,12 +36,10 @@ from .models import (
     ToolCall,
     Usage,
 )
-from .observer import Observer
-from .sinks import Sink
+from .observer import Limits, Observer, Sink
 
 if TYPE_CHECKING:
-    from .client import AsyncPTCClient, PTCClient
-    from .tools import ToolRegistry, ToolSeverity, ToolSpec
+    from .client import AsyncPTCClient, PTCClient, ToolRegistry, ToolSeverity, ToolSpec
 
 __all__ = [
     "APIError",
@@ -77,9 +74,9 @@ __all__ = [
 _LAZY = {
     "AsyncPTCClient": ".client",
     "PTCClient": ".client",
-    "ToolRegistry": ".tools",
-    "ToolSeverity": ".tools",
-    "ToolSpec": ".tools",
+    "ToolRegistry": ".client",
+    "ToolSeverity": ".client",
+    "ToolSpec": ".client",
 }
 
 

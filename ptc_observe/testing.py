@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .events import ContainerEnded, Exchange
-from .observer import _add_process_sink, _remove_process_sink
+from .observer.pipeline import _add_process_sink, _remove_process_sink
 
 __all__ = ["MemorySink", "capture_exchanges"]
 

@@ -17,7 +17,6 @@ from sinks.factory import (
     result,
 )
 
-from ptc_observe.containers import Correlator, Limits
 from ptc_observe.events import (
     ContainerEnded,
     ContainerSighting,
@@ -29,6 +28,7 @@ from ptc_observe.events import (
     ToolUse,
 )
 from ptc_observe.models import Message, ToolUseBlock, Usage
+from ptc_observe.observer.correlator import Correlator, Limits
 
 C = "container_011CZq7TfRmB3vKx9NwPd2Lh"
 TURN1_CALL = "toolu_01Fk2YwHs9PqLm4Rt7VbZc3N"

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from prometheus_client import CollectorRegistry
 
 from ptc_observe import Exchange, Limits, Observer, Outcome
-from ptc_observe.sinks.otel import OTelSink
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 from ptc_observe.testing import MemorySink, capture_exchanges
 
 MODEL = "claude-sonnet-4-6"

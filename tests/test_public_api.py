@@ -52,7 +52,7 @@ def test_import_is_light() -> None:
     code = (
         "import sys, ptc_observe; "
         "print(sorted(m for m in ('anthropic', 'httpx', 'ptc_observe.client', "
-        "'ptc_observe.tools', 'ptc_observe.transport') if m in sys.modules))"
+        "'ptc_observe.client.tools', 'ptc_observe.observer.transport') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -11,7 +11,7 @@ import pytest
 
 from ptc_observe.events import Exchange, Outcome
 from ptc_observe.models import ToolUseBlock
-from ptc_observe.recorder import ExchangeRecorder
+from ptc_observe.observer.recorder import ExchangeRecorder
 
 MODEL = "claude-sonnet-4-6"
 TOOLS = [
@@ -639,7 +639,7 @@ class TestContainedFailures:
         self, target: str, stage: str, fixtures: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """parse_request / parse_reply / parse_rate_limits failing: one error, one record."""
-        monkeypatch.setattr(f"ptc_observe.recorder.{target}", self.boom)
+        monkeypatch.setattr(f"ptc_observe.observer.recorder.{target}", self.boom)
         hooks = Hooks()
         rec = recorder(hooks)
         rec.on_headers(200, json_headers())
@@ -654,7 +654,7 @@ class TestContainedFailures:
     ) -> None:
         """The stream accumulator failing (it should not) is a stream_parse error."""
         monkeypatch.setattr(
-            f"ptc_observe.recorder.StreamAccumulator.{method}", self.boom
+            f"ptc_observe.observer.recorder.StreamAccumulator.{method}", self.boom
         )
         hooks = Hooks()
         rec = recorder(hooks)

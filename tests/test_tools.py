@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ptc_observe.tools import (
+from ptc_observe.client.tools import (
     BETA_HEADERS,
     CODE_EXECUTION_20250825,
     CODE_EXECUTION_20260120,

@@ -18,8 +18,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from ptc_observe import Observer, Outcome
+from ptc_observe.observer.transport import transport_classes
 from ptc_observe.testing import MemorySink
-from ptc_observe.transport import transport_classes
 
 LIBS = [pytest.param(httpx2, id="httpx2"), pytest.param(httpx, id="httpx")]
 JSON_FIXTURES = [
@@ -741,7 +741,7 @@ def test_request_headers_read_as_headers_get_reads_them(
     lib: ModuleType, pairs: list[tuple[str, Any]]
 ) -> None:
     """The plain dict of request headers gives what Headers.get gives for each name read."""
-    from ptc_observe.transport import _request_headers
+    from ptc_observe.observer.transport import _request_headers
 
     headers = lib.Headers(pairs)
     picked = _request_headers(headers)
@@ -755,7 +755,7 @@ def test_request_headers_read_as_headers_get_reads_them(
 
 def test_request_headers_without_the_private_list_fall_back() -> None:
     """A headers object without httpx's internal list is used as it is."""
-    from ptc_observe.transport import _request_headers
+    from ptc_observe.observer.transport import _request_headers
 
     plain = {"anthropic-beta": "x"}
     assert _request_headers(plain) is plain
@@ -764,7 +764,7 @@ def test_request_headers_without_the_private_list_fall_back() -> None:
 @pytest.mark.parametrize("lib", LIBS)
 def test_response_header_dict_matches_the_raw_headers(lib: ModuleType) -> None:
     """Response headers read from httpx's internal list equal those read from .raw."""
-    from ptc_observe.transport import _header_dict
+    from ptc_observe.observer.transport import _header_dict
 
     headers = lib.Headers([("Content-Type", "text/event-stream"), ("Request-Id", "r")])
     expected = {k.lower().decode(): v.decode() for k, v in headers.raw}

@@ -178,8 +178,8 @@ class Demo:
     def run(self) -> int:
         """Start everything, drive the workload, print the summary."""
         from ..emulator import Emulator, EmulatorServer, Latency
-        from ..exposition import start_metrics_server
-        from ..observer import Observer
+        from ..observer.exposition import start_metrics_server
+        from ..observer.pipeline import Observer
 
         args = self.args
         tracer_provider, meter_provider, notes = self._tracing()

@@ -16,6 +16,7 @@ from typing import Any
 from .clock import Clock
 from .containers import Container, ContainerLookupError, ContainerStore
 from .errors import EmulatorError, invalid_request
+from .history import RequestView
 from .ids import IdFactory
 from .ledger import Ledger
 from .policy import Policy, Turn
@@ -36,7 +37,7 @@ from .tokens import (
     count_context,
     output_tokens,
 )
-from .validation import RequestView, parse_count_tokens_request, parse_messages_request
+from .validation import parse_count_tokens_request, parse_messages_request
 
 
 @dataclass

@@ -24,14 +24,11 @@ import importlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from .responses import EmulatorResponse
-
-if TYPE_CHECKING:
-    from .core import Emulator
+from .responses import EmulatorResponse, RequestHandler
 
 _CUT = "peer closed connection without sending complete message body (incomplete chunked read)"
 
@@ -57,7 +54,7 @@ class SyncMockHandler:
     """
 
     def __init__(
-        self, emulator: Emulator, httpx_module: ModuleType | None = None
+        self, emulator: RequestHandler, httpx_module: ModuleType | None = None
     ) -> None:
         self.emulator = emulator
         self.httpx = _module(httpx_module)
@@ -101,7 +98,7 @@ class AsyncMockHandler:
     """
 
     def __init__(
-        self, emulator: Emulator, httpx_module: ModuleType | None = None
+        self, emulator: RequestHandler, httpx_module: ModuleType | None = None
     ) -> None:
         self.emulator = emulator
         self.httpx = _module(httpx_module)
@@ -139,14 +136,16 @@ class AsyncMockHandler:
             raise self.httpx.RemoteProtocolError(_CUT, request=request)
 
 
-def mock_transport(emulator: Emulator, httpx_module: ModuleType | None = None) -> Any:
+def mock_transport(
+    emulator: RequestHandler, httpx_module: ModuleType | None = None
+) -> Any:
     """``httpx_module.MockTransport`` serving ``emulator`` to a sync client."""
     module = _module(httpx_module)
     return module.MockTransport(SyncMockHandler(emulator, module))
 
 
 def async_mock_transport(
-    emulator: Emulator, httpx_module: ModuleType | None = None
+    emulator: RequestHandler, httpx_module: ModuleType | None = None
 ) -> Any:
     """``httpx_module.MockTransport`` serving ``emulator`` to an async client."""
     module = _module(httpx_module)

@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .history import RequestView
 from .scenarios import Call, Phase, Scenario
-from .validation import RequestView
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,12 @@ from typing import Any
 
 from .clock import Clock
 from .containers import Container
-from .history import ToolUseRecord
+from .history import RequestView, ToolUseRecord
 from .ids import IdFactory
 from .plan import Step, default_code, plan_steps, summarize_result
 from .scenarios import Call, Scenario
 from .synth import generic_scenario
 from .tokens import BYTES_PER_TOKEN, count_text
-from .validation import RequestView
 
 
 @dataclass

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import EmulatorError, error_body
 from .frames import Frame
@@ -165,3 +165,17 @@ def json_response(
     return EmulatorResponse(
         status, [("content-type", JSON_TYPE), *headers], compact_json(payload).encode()
     )
+
+
+class RequestHandler(Protocol):
+    """What the transports in :mod:`.mock` serve: the :class:`~.core.Emulator` is one."""
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> EmulatorResponse:
+        """Answer one HTTP request (sans-IO)."""
+        ...

@@ -15,11 +15,10 @@ current task's tool loop stands, which the policy reads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import EmulatorError, invalid_request
-from .history import ToolUseRecord, analyze_history, normalize_messages
+from .history import RequestView, analyze_history, normalize_messages
 
 ALLOWED_CALLERS = (
     "direct",
@@ -34,68 +33,6 @@ PTC_CALLER_FOR_TOOL = {
     "code_execution_20260521": "code_execution_20260120",
 }
 NO_SAMPLING_PARAMS_VERSION = "2026-10-21"
-
-
-@dataclass
-class RequestView:
-    """A validated request and where its task loop stands.
-
-    Attributes:
-        body: the request body as parsed.
-        model, max_tokens, stream: the request's fields.
-        messages: messages with ``content`` always a list of blocks.
-        tools: tool definitions; ``tools_by_name`` indexes them.
-        code_tool: the declared code-execution tool, if any.
-        ptc_caller: caller type of programmatic calls if this request can make
-            them (a PTC-capable code tool, a model other than Haiku), else ``None``.
-        tool_choice: the ``tool_choice`` object (``{"type": "auto"}`` by default).
-        container_id: the ``container`` the request names, if any.
-        prompt: text of the user message that started the current task.
-        records: every ``tool_use`` in the task loop, in order.
-        code_runs: ``srvtoolu`` id -> records of calls its code made, per response.
-        finished_runs: code executions whose result is in the history.
-        direct_turns: number of assistant messages in the loop with direct calls.
-        pending: ``toolu`` id -> ``srvtoolu`` id for the programmatic calls the
-            last message answers.
-        programmatic_ids: ids of all programmatic ``tool_use`` blocks in the history.
-        round_trip: 1 for the request carrying the task prompt, +1 per assistant turn since.
-    """
-
-    body: dict[str, Any]
-    model: str
-    max_tokens: int
-    stream: bool
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    tools_by_name: dict[str, dict[str, Any]]
-    code_tool: dict[str, Any] | None
-    ptc_caller: str | None
-    tool_choice: dict[str, Any]
-    container_id: str | None
-    stop_sequences: list[str]
-    prompt: str = ""
-    records: list[ToolUseRecord] = field(default_factory=list)
-    code_runs: dict[str, list[list[ToolUseRecord]]] = field(default_factory=dict)
-    finished_runs: set[str] = field(default_factory=set)
-    direct_turns: int = 0
-    pending: dict[str, str] = field(default_factory=dict)
-    programmatic_ids: set[str] = field(default_factory=set)
-    round_trip: int = 1
-
-    def callers(self, name: str) -> list[str]:
-        """``allowed_callers`` of tool ``name`` (``["direct"]`` when omitted)."""
-        tool = self.tools_by_name.get(name) or {}
-        return list(tool.get("allowed_callers") or ["direct"])
-
-    def allows_code(self, name: str) -> bool:
-        """Whether tool ``name`` may be called from code in this request."""
-        return self.ptc_caller is not None and any(
-            c.startswith("code_execution_") for c in self.callers(name)
-        )
-
-    def allows_direct(self, name: str) -> bool:
-        """Whether tool ``name`` may be called directly."""
-        return "direct" in self.callers(name)
 
 
 def parse_messages_request(body: Any, *, anthropic_version: str) -> RequestView:

@@ -1,84 +1,20 @@
-"""Sinks: where finished exchanges go.
+"""Deprecated path: the sinks moved to :mod:`ptc_observe.observer.sinks`.
 
-A sink is any object with one method, ``on_exchange(exchange)``. The observer also calls
-these optional methods when a sink has them:
-
-* ``trace(exchange) -> Exchange``: a tracer; runs before every ``on_exchange`` and may
-  return a copy with ``trace_id`` / ``span_id`` set (the OpenTelemetry sink does);
-* ``on_container_ended(ended)``: a code-execution container left the correlator;
-* ``on_telemetry_error(stage)``: a stage of ptc_observe failed (parsing, a sink, ...);
-* ``bind(correlator)``: called once with the observer's correlator (the Prometheus sink
-  publishes the active-containers gauge from it at scrape time).
-
-:func:`sink_hooks` finds those methods once, so the hot path calls bound methods from
-plain lists instead of probing with ``getattr`` per exchange.
+``ptc_observe.sinks``, ``ptc_observe.sinks.prometheus`` and ``ptc_observe.sinks.otel`` still
+import (with a :class:`DeprecationWarning`) and give the very same objects. This package
+stays a package of its own (rather than an alias) so that its two submodules resolve to
+the new modules instead of being loaded a second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any
 
-from ..events import ContainerEnded, Exchange
+from .._moved import moved
 
-if TYPE_CHECKING:
-    from ..containers import Correlator
-
-__all__ = ["Sink", "SinkHooks", "Tracer", "sink_hooks"]
+_new = moved(__name__, alias=False)
+__all__ = list(_new.__all__)
 
 
-@runtime_checkable
-class Sink(Protocol):
-    """Receives every finished exchange. Must not block for long; may raise (it is guarded)."""
-
-    def on_exchange(self, exchange: Exchange) -> None:
-        """Record one finished exchange."""
-
-
-@runtime_checkable
-class Tracer(Protocol):
-    """A sink stage that runs before the others and may add trace ids to the exchange."""
-
-    def trace(self, exchange: Exchange) -> Exchange:
-        """Trace ``exchange``; return it, or a copy with ``trace_id``/``span_id`` set."""
-
-
-@dataclass(frozen=True)
-class SinkHooks:
-    """The bound methods of a list of sinks, grouped by hook (order of the sinks kept)."""
-
-    on_exchange: tuple[Callable[[Exchange], None], ...]
-    trace: tuple[Callable[[Exchange], Exchange], ...]
-    on_container_ended: tuple[Callable[[ContainerEnded], None], ...]
-    on_telemetry_error: tuple[Callable[[str], None], ...]
-    bind: tuple[Callable[[Correlator], None], ...]
-
-
-def sink_hooks(sinks: Sequence[object]) -> SinkHooks:
-    """Find the hooks each sink implements.
-
-    Args:
-        sinks: sink objects; each needs ``on_exchange``, the rest is optional.
-
-    Returns:
-        The bound methods, grouped by hook.
-
-    Raises:
-        TypeError: a sink has no callable ``on_exchange``.
-    """
-    for sink in sinks:
-        if not callable(getattr(sink, "on_exchange", None)):
-            raise TypeError(f"{sink!r} is not a sink: it has no on_exchange(exchange)")
-
-    def found(name: str) -> tuple[Callable[..., object], ...]:
-        methods = (getattr(sink, name, None) for sink in sinks)
-        return tuple(m for m in methods if callable(m))
-
-    return SinkHooks(
-        on_exchange=found("on_exchange"),  # type: ignore[arg-type]
-        trace=found("trace"),  # type: ignore[arg-type]
-        on_container_ended=found("on_container_ended"),  # type: ignore[arg-type]
-        on_telemetry_error=found("on_telemetry_error"),  # type: ignore[arg-type]
-        bind=found("bind"),  # type: ignore[arg-type]
-    )
+def __getattr__(name: str) -> Any:
+    return getattr(_new, name)

@@ -15,10 +15,10 @@ import httpx2
 from opentelemetry.sdk.trace import TracerProvider
 
 from ptc_observe.client import AsyncPTCClient, PTCClient
+from ptc_observe.client.tools import ToolRegistry, ToolSeverity, ToolSpec
 from ptc_observe.emulator import Emulator, Scenario
 from ptc_observe.observer import Observer
 from ptc_observe.testing import MemorySink
-from ptc_observe.tools import ToolRegistry, ToolSeverity, ToolSpec
 
 
 class ScenarioToolError(RuntimeError):

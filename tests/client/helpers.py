@@ -20,9 +20,9 @@ import httpx2
 from opentelemetry.sdk.trace import TracerProvider
 
 from ptc_observe.client import AsyncPTCClient, PTCClient
+from ptc_observe.client.tools import ToolRegistry, ToolSeverity, ToolSpec
 from ptc_observe.observer import Observer
 from ptc_observe.testing import MemorySink
-from ptc_observe.tools import ToolRegistry, ToolSeverity, ToolSpec
 
 DATA = Path(__file__).parent.parent / "data" / "anthropic"
 HEADERS = {"request-id": "req_011CZqA7Nd3Wk8Hs2Lq5TxVb"}

@@ -14,6 +14,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from ptc_observe.client import PTCClient, RetryPolicy
+from ptc_observe.client.errors import InternalServerError
 from ptc_observe.emulator import (
     Emulator,
     EmulatorServer,
@@ -22,7 +23,6 @@ from ptc_observe.emulator import (
     builtin_scenario,
     builtin_scenarios,
 )
-from ptc_observe.errors import InternalServerError
 
 from .emulated import EmulatorHarness, check_resume_rules, registry_for, scripted_calls
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ptc_observe._loop import RetryPolicy, is_container_error
-from ptc_observe.errors import (
+from ptc_observe.client._loop import RetryPolicy, is_container_error
+from ptc_observe.client.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,

@@ -11,7 +11,7 @@ import pytest
 
 from ptc_observe import AsyncPTCClient, PTCClient
 from ptc_observe.client import RetryPolicy
-from ptc_observe.errors import (
+from ptc_observe.client.errors import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
@@ -21,8 +21,8 @@ from ptc_observe.errors import (
     PTCError,
     RateLimitError,
 )
+from ptc_observe.client.tools import CODE_EXECUTION_20250825, CODE_EXECUTION_20260521
 from ptc_observe.models import ContainerInfo
-from ptc_observe.tools import CODE_EXECUTION_20250825, CODE_EXECUTION_20260521
 
 from .helpers import (
     Harness,

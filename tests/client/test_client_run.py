@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ptc_observe.errors import BadRequestError, NotFoundError, RunLimitExceeded
-from ptc_observe.tools import ToolResult, ToolSeverity, ToolSpec
+from ptc_observe.client.errors import BadRequestError, NotFoundError, RunLimitExceeded
+from ptc_observe.client.tools import ToolResult, ToolSeverity, ToolSpec
 
 from .helpers import (
     Harness,
@@ -223,7 +223,7 @@ class TestToolFailures:
 
     def test_unknown_tool(self, harness: Harness) -> None:
         """A call of a tool the registry does not have is answered with an error result."""
-        from ptc_observe.tools import ToolRegistry
+        from ptc_observe.client.tools import ToolRegistry
 
         client = harness.client([ok("01"), ok(text_message())], tools=ToolRegistry())
         harness.call(client.run, "stock?")

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ptc_observe.errors import BadRequestError
+from ptc_observe.client.errors import BadRequestError
 
 from .helpers import Harness, error, ok, sales_registry
 

@@ -29,7 +29,10 @@ def test_every_module_is_documented(module: str) -> None:
     assert loaded.__doc__
     assert loaded.__file__ is not None
     source = Path(loaded.__file__).read_text(encoding="utf-8")
-    assert "ptc_observe.transport" not in source and "from ..transport" not in source
+    assert (
+        "ptc_observe.observer.transport" not in source
+        and "from ..transport" not in source
+    )
 
 
 def test_server_takes_an_emulator_or_its_arguments() -> None:

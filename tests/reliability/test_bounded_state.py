@@ -37,8 +37,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from ptc_observe import Limits, Observer
-from ptc_observe.recorder import ExchangeRecorder
-from ptc_observe.sinks.otel import OTelSink
+from ptc_observe.observer.recorder import ExchangeRecorder
+from ptc_observe.observer.sinks.otel import OTelSink
 
 from .conftest import MODEL, Telemetry, dumps
 

@@ -38,7 +38,7 @@ import pytest
 
 import ptc_observe
 from ptc_observe import Exchange, Outcome
-from ptc_observe.recorder import ExchangeRecorder
+from ptc_observe.observer.recorder import ExchangeRecorder
 
 from .conftest import (
     JSON_HEADERS,

@@ -26,7 +26,8 @@ import anthropic
 import httpx2
 import pytest
 
-from ptc_observe import Exchange, observer as observer_module
+from ptc_observe import Exchange
+from ptc_observe.observer import pipeline as observer_module
 from ptc_observe.wire import messages as wire_messages
 
 from .conftest import (
@@ -222,7 +223,7 @@ class TestErrorCounter:
             raise KeyError("a bug in the parser")
 
         with monkeypatch.context() as patch:  # response_parse: a parser bug, contained
-            patch.setattr("ptc_observe.recorder.parse_reply", parser_bug)
+            patch.setattr("ptc_observe.observer.recorder.parse_reply", parser_bug)
             statuses.append(post(tel, ok_json()))
         assert wire_messages.parse_reply is not parser_bug
 

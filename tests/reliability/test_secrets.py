@@ -32,7 +32,7 @@ import httpx2
 import pytest
 
 from ptc_observe import Exchange, Observer, Outcome
-from ptc_observe.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.otel import OTelSink
 
 from .conftest import (
     JSON_HEADERS,

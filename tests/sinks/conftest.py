@@ -8,9 +8,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from ptc_observe.containers import Correlator, Limits
-from ptc_observe.sinks.otel import OTelSink
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator, Limits
+from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
 from .factory import ExchangeFactory
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ptc_observe.containers import Correlator
 from ptc_observe.events import RateLimit
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 from sinks.factory import RATE_LIMITS, ExchangeFactory, result
 
 

@@ -15,9 +15,13 @@ from prometheus_client.openmetrics.exposition import (
 )
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from ptc_observe.containers import Correlator
-from ptc_observe.exposition import make_asgi_app, make_wsgi_app, start_metrics_server
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.exposition import (
+    make_asgi_app,
+    make_wsgi_app,
+    start_metrics_server,
+)
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
 from .factory import PTC_TOOLS, RATE_LIMITS, ExchangeFactory, result
 from .test_prometheus import ptc_run

@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-from ptc_observe.containers import evolve
-from ptc_observe.sinks import Sink, Tracer, sink_hooks
-from ptc_observe.sinks._content import capture_mode, finish_reason
-from ptc_observe.sinks._labels import BoundedValues
-from ptc_observe.sinks._semconv import latest_experimental
+from ptc_observe.observer.correlator import evolve
+from ptc_observe.observer.sinks import Sink, Tracer, sink_hooks
+from ptc_observe.observer.sinks._content import capture_mode, finish_reason
+from ptc_observe.observer.sinks._labels import BoundedValues
+from ptc_observe.observer.sinks._semconv import latest_experimental
 
 from .factory import ExchangeFactory
 

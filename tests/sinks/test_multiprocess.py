@@ -15,7 +15,7 @@ from prometheus_client.openmetrics.exposition import (
     generate_latest as generate_openmetrics,
 )
 
-from ptc_observe.exposition import make_wsgi_app, mark_process_dead
+from ptc_observe.observer.exposition import make_wsgi_app, mark_process_dead
 
 from .factory import MODEL
 

@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
 
-from ptc_observe.containers import Correlator
 from ptc_observe.events import Exchange, Outcome
-from ptc_observe.sinks import _semconv as sc
-from ptc_observe.sinks.otel import OTelSink
+from ptc_observe.observer.correlator import Correlator
+from ptc_observe.observer.sinks import _semconv as sc
+from ptc_observe.observer.sinks.otel import OTelSink
 
 from .factory import MODEL, PTC_TOOLS, ExchangeFactory, result
 

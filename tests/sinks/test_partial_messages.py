@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from ptc_observe.events import Outcome
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
 from .factory import ExchangeFactory
 

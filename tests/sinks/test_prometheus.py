@@ -14,9 +14,9 @@ from prometheus_client.openmetrics.exposition import (
     generate_latest as generate_openmetrics,
 )
 
-from ptc_observe.containers import Correlator, Limits
 from ptc_observe.events import Exchange, Outcome, RateLimit
-from ptc_observe.sinks.prometheus import PrometheusSink
+from ptc_observe.observer.correlator import Correlator, Limits
+from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
 from .factory import MODEL, PTC_TOOLS, RATE_LIMITS, ExchangeFactory, result
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ptc_observe.sinks import _semconv as sc
-from ptc_observe.sinks._prometheus_families import Hist, adder
+from ptc_observe.observer.sinks import _semconv as sc
+from ptc_observe.observer.sinks._prometheus_families import Hist, adder
 
 EXEMPLAR = {
     "trace_id": "0123456789abcdef0123456789abcdef",
@@ -189,7 +189,7 @@ def test_adder_falls_back_to_inc():
 _MULTIPROCESS_WORKER = """
 import math, sys
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from ptc_observe.sinks._prometheus_families import Hist, adder
+from ptc_observe.observer.sinks._prometheus_families import Hist, adder
 amounts = [float(a) for a in sys.argv[1:]]
 h = Histogram("h", "help", ["a"], registry=CollectorRegistry(), buckets=(0.5, 1.0, 5.0))
 ours = Hist(h, ("ours",))
@@ -235,8 +235,8 @@ def test_multiprocess_cells_get_the_same_values(tmp_path: Path):
 
 def test_raw_model_cache_stays_within_the_label_bounds():
     """Exchange model names are cached only once admitted: folded ones never grow it."""
-    from ptc_observe.containers import Limits
-    from ptc_observe.sinks.prometheus import PrometheusSink
+    from ptc_observe.observer.correlator import Limits
+    from ptc_observe.observer.sinks.prometheus import PrometheusSink
 
     from .factory import ExchangeFactory
 

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx2
 
+from ..models import ContentBlockDeltaEvent, Message, StreamEvent
 from ._protocol import StreamReader
 from .errors import APIConnectionError, APITimeoutError, PTCError
-from .models import ContentBlockDeltaEvent, Message, StreamEvent
 
 __all__ = [
     "AsyncMessageStream",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .containers import Correlator, Limits
-from .events import ContainerEnded, Exchange
+from ..events import ContainerEnded, Exchange
+from .correlator import Correlator, Limits
 from .sinks import Sink, sink_hooks
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..models import ContainerInfo, Message, ToolCall
 from ._results import RunResult, RunSummary, ToolExecution
 from .errors import (
     APIConnectionError,
@@ -33,7 +34,6 @@ from .errors import (
     PTCError,
     RunLimitExceeded,
 )
-from .models import ContainerInfo, Message, ToolCall
 
 __all__ = [
     "Action",

@@ -1,14 +1,14 @@
 """Span attributes of an exchange, built as plain dicts (one pass through the SDK).
 
-Split from :mod:`ptc_observe.sinks.otel`; every name comes from ``_semconv``.
+Split from :mod:`ptc_observe.observer.sinks.otel`; every name comes from ``_semconv``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..events import Exchange, Outcome
-from ..models import DIRECT
+from ...events import Exchange, Outcome
+from ...models import DIRECT
 from . import _semconv as sc
 
 __all__ = [

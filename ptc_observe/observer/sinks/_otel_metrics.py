@@ -13,8 +13,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from .._version import __version__
-from ..events import Exchange, Outcome
+from ..._version import __version__
+from ...events import Exchange, Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
 

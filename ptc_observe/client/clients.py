@@ -14,7 +14,7 @@ Async: the same with :class:`AsyncPTCClient`, ``async with`` and ``await``.
 Every request goes through the observer's transport (a default :class:`Observer`
 unless one is passed, or ``observe=False``); ``run()`` adds a ``ptc.run`` span with an
 exact ``execute_tool`` span per handler call, and the HTTP exchanges of the run become
-children of the run span. The loop itself lives in :mod:`ptc_observe._loop` as a
+children of the run span. The loop itself lives in :mod:`ptc_observe.client._loop` as a
 generator of actions; the two clients below only perform them.
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 import anyio
 import httpx2
 
+from ..models import Message
 from ._base import BaseClient, default_observer
 from ._execute import ExecutionSettings, execute_async, execute_sync
 from ._loop import RetryPolicy, Send, Sleep, retrying
@@ -49,7 +50,6 @@ from ._streams import (
     transport_error,
 )
 from .errors import PTCError
-from .models import Message
 from .tools import ToolRegistry
 
 __all__ = [
@@ -70,7 +70,7 @@ __all__ = [
 
 
 class PTCClient(BaseClient):
-    """Synchronous PTC client over httpx2 (arguments: see :class:`~ptc_observe._base.BaseClient`).
+    """Synchronous PTC client over httpx2 (arguments: see :class:`~ptc_observe.client._base.BaseClient`).
 
     Tool handlers run in threads (coroutine functions in their own event loop).
     """
@@ -283,7 +283,7 @@ class PTCClient(BaseClient):
 
 
 class AsyncPTCClient(BaseClient):
-    """Asynchronous PTC client over httpx2 (arguments: see :class:`~ptc_observe._base.BaseClient`).
+    """Asynchronous PTC client over httpx2 (arguments: see :class:`~ptc_observe.client._base.BaseClient`).
 
     Runs under asyncio or trio (through anyio). Coroutine handlers run as tasks, plain
     functions in worker threads.

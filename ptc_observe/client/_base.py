@@ -1,7 +1,7 @@
 """What the sync and async PTC clients share: settings, request bodies, the run span.
 
 Nothing here does IO; :mod:`ptc_observe.client` holds the two clients, which only move
-bytes and perform the actions of the loop in :mod:`ptc_observe._loop`.
+bytes and perform the actions of the loop in :mod:`ptc_observe.client._loop`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from typing import Any
 import httpx2
 from opentelemetry import context as otel_context, trace
 
-from . import _version
+from .. import _version
+from ..observer.pipeline import Observer
+from ..observer.sinks import _semconv as sc
+from ..observer.transport import DISABLED_ENV
 from ._execute import ErrorFormatter, ExecutionSettings, default_error_text
 from ._loop import RetryPolicy, RunState, drive
 from ._protocol import (
@@ -32,10 +35,7 @@ from ._protocol import (
 )
 from ._results import RunResult
 from .errors import PTCError
-from .observer import Observer
-from .sinks import _semconv as sc
 from .tools import DEFAULT_CODE_EXECUTION_VERSION, ToolRegistry
-from .transport import DISABLED_ENV
 
 __all__ = ["BaseClient", "default_observer"]
 

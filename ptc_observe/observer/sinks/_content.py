@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..models import (
+from ...models import (
     Message,
     ServerToolUseBlock,
     TextBlock,

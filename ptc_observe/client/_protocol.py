@@ -13,19 +13,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _version
-from .errors import APIStatusError, IncompleteStreamError, PTCError, error_for
-from .models import Message, StreamEvent
-from .tools import BETA_HEADERS, DEFAULT_CODE_EXECUTION_VERSION, ToolRegistry
-from .wire.accumulate import StreamAccumulator
-from .wire.messages import (
+from .. import _version
+from ..models import Message, StreamEvent
+from ..wire.accumulate import StreamAccumulator
+from ..wire.messages import (
     WireError,
     parse_error,
     parse_event,
     parse_message,
     parse_retry_after,
 )
-from .wire.sse import SSEDecoder
+from ..wire.sse import SSEDecoder
+from .errors import APIStatusError, IncompleteStreamError, PTCError, error_for
+from .tools import BETA_HEADERS, DEFAULT_CODE_EXECUTION_VERSION, ToolRegistry
 
 __all__ = [
     "API_VERSION",

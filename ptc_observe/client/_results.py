@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import ContainerInfo, Message, ToolCall
+from ..models import ContainerInfo, Message, ToolCall
 from .tools import ToolResult
 
 __all__ = ["RunResult", "RunSummary", "ToolExecution", "render_result"]

@@ -30,9 +30,9 @@ import anyio.to_thread
 from opentelemetry import context as otel_context, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ..models import ToolCall
+from ..observer.sinks import _semconv as sc
 from ._results import ToolExecution, render_result
-from .models import ToolCall
-from .sinks import _semconv as sc
 from .tools import ToolHandler, ToolRegistry
 
 __all__ = ["ExecutionSettings", "ErrorFormatter", "execute_async", "execute_sync"]

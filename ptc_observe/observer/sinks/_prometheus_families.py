@@ -1,6 +1,6 @@
 """The Prometheus metric families of the sink, and caches of their bound children.
 
-Kept apart from :mod:`ptc_observe.sinks.prometheus` so the hot path there stays short.
+Kept apart from :mod:`ptc_observe.observer.sinks.prometheus` so the hot path there stays short.
 Every cache is keyed by *bounded* label values only, so it cannot grow past the label
 bounds whatever the traffic.
 """
@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client.samples import Exemplar
 
-from ..events import Outcome
+from ...events import Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
 

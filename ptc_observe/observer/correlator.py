@@ -1,0 +1,394 @@
+"""The correlator: what only shows across exchanges.
+
+One exchange cannot tell how long the application took to run a tool, or whether a
+code-execution container is new, reused or expired. The :class:`Correlator` remembers, in
+bounded memory, the tool calls responses asked for (until a later request carries their
+``tool_result``) and the containers it has seen, and fills those facts into each
+:class:`~ptc_observe.events.Exchange` before the sinks see it:
+
+* ``tool_turnarounds``: each ``tool_result`` matched with the response that asked for it;
+* ``answers``: the ids of those asking exchanges (tracers link the spans);
+* ``container``: the container the exchange used, with created / reused / expired.
+
+Memory stays bounded under any traffic: at most ``Limits.max_containers`` containers (the
+least recently seen are evicted) and ``Limits.max_pending_tool_calls`` tool calls, each
+forgotten after ``Limits.pending_ttl_seconds``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .._records import copier, evolve, positional, slot_setters
+from ..events import (
+    ContainerEnded,
+    ContainerSighting,
+    Exchange,
+    Outcome,
+    Reply,
+    ToolTurnaround,
+)
+
+__all__ = ["Correlator", "Limits", "evolve"]
+
+# Statuses that mean "this container id cannot be used" when a request naming one fails:
+# the API answers an unknown id with 404 and an expired one with a 4xx (docs do not name
+# the error; see ptc-wire-format.md section 5.2).
+CONTAINER_ERROR_STATUSES = frozenset({400, 404, 410})
+SWEEP_INTERVAL_SECONDS = 1.0
+
+# The correlator's records, built slot by slot (see _records), and what it sets on an
+# exchange: a copy without evolve()'s keyword dict, or in place for a fresh record
+# (``correlate(fresh=True)``).
+_new_sighting: Callable[..., ContainerSighting] = positional(ContainerSighting)
+_new_turnaround: Callable[..., ToolTurnaround] = positional(ToolTurnaround)
+_with_correlation = copier(("tool_turnarounds", "answers", "container"))
+_EXCHANGE_SLOTS = slot_setters(Exchange)
+_set_turnarounds = _EXCHANGE_SLOTS["tool_turnarounds"]
+_set_answers = _EXCHANGE_SLOTS["answers"]
+_set_container = _EXCHANGE_SLOTS["container"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the state ptc_observe keeps, and on label cardinality.
+
+    Args:
+        max_containers: containers tracked at once; the least recently seen is evicted
+            (and counted as ended) beyond this.
+        max_pending_tool_calls: tool calls remembered while waiting for their result.
+        pending_ttl_seconds: how long an unanswered tool call is remembered.
+        max_label_values: distinct model and tool names per label before new ones are
+            folded into ``_other``.
+        container_ttl_seconds: how long after its last sighting a container whose
+            ``expires_at`` was never seen counts as ended.
+    """
+
+    max_containers: int = 10_000
+    max_pending_tool_calls: int = 100_000
+    pending_ttl_seconds: float = 3600.0
+    max_label_values: int = 100
+    container_ttl_seconds: float = 3600.0
+
+
+class _Container:
+    __slots__ = ("expires_at", "expires_ts", "first_seen", "last_seen")
+
+    def __init__(self, first_seen: float) -> None:
+        self.first_seen = first_seen
+        self.last_seen = first_seen
+        self.expires_at: datetime | None = None
+        self.expires_ts: float | None = None
+
+
+class _Pending:
+    __slots__ = (
+        "answered",
+        "asked_at",
+        "asked_by",
+        "caller",
+        "caller_tool_id",
+        "caller_type",
+        "deadline",
+        "name",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        caller_type: str,
+        caller_tool_id: str | None,
+        asked_at: float,
+        asked_by: int,
+        deadline: float,
+    ) -> None:
+        self.name = name
+        self.caller_type = caller_type
+        self.caller_tool_id = caller_tool_id
+        self.caller = "direct" if caller_tool_id is None else "programmatic"
+        self.asked_at = asked_at
+        self.asked_by = asked_by
+        self.deadline = deadline
+        self.answered = False
+
+
+class Correlator:
+    """Tracks containers and pending tool calls across exchanges; thread safe.
+
+    Args:
+        limits: size and time bounds of the state.
+        clock: wall clock in seconds (``time.time``); used for expiry and time to live.
+    """
+
+    def __init__(
+        self, limits: Limits | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.limits = limits if limits is not None else Limits()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._containers: OrderedDict[str, _Container] = OrderedDict()
+        # Containers that left the tracker, with their last known expiry: a later request
+        # naming one was "sent after its expires_at" even though we no longer track it.
+        self._ended: OrderedDict[str, float | None] = OrderedDict()
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._listeners: list[Callable[[ContainerEnded], None]] = []
+        self._next_sweep = 0.0
+
+    # --- public API ---
+
+    def add_listener(self, fn: Callable[[ContainerEnded], None]) -> None:
+        """Call ``fn`` for every container that leaves the tracker (expired or evicted)."""
+        self._listeners.append(fn)
+
+    def correlate(self, ex: Exchange, *, fresh: bool = False) -> Exchange:
+        """Fill ``tool_turnarounds``, ``answers`` and ``container`` into ``ex``.
+
+        Args:
+            ex: the finished exchange.
+            fresh: ``ex`` was just built and nothing else holds it yet (the observer's
+                pipeline, before any sink sees it): the facts are written into it instead
+                of into a copy, which saves copying its 25 fields.
+
+        Returns:
+            ``ex`` itself when nothing applies or ``fresh``, else a copy with those
+            fields set.
+        """
+        request = ex.request
+        reply = ex.reply
+        ended: list[ContainerEnded] = []
+        turnarounds: tuple[ToolTurnaround, ...] = ()
+        answers: tuple[int, ...] = ()
+        sighting = None
+        with self._lock:
+            now = self._clock()
+            if now >= self._next_sweep:
+                self._sweep_locked(now, ended)
+            if request.tool_results:
+                turnarounds, answers = self._match_results(ex)
+            if reply is not None and reply.stop_reason == "tool_use":
+                self._register_calls(ex, reply, now)
+            if request.container_id is not None or (
+                reply is not None and reply.container is not None
+            ):
+                sighting = self._sight_container(ex, ended)
+        if ended:
+            self._fire(ended)
+        if not (turnarounds or answers or sighting):
+            return ex
+        if fresh:
+            _set_turnarounds(ex, turnarounds)
+            _set_answers(ex, answers)
+            _set_container(ex, sighting)
+            return ex
+        return _with_correlation(ex, turnarounds, answers, sighting)
+
+    def active_containers(self, *, sweep: bool = True) -> int:
+        """Known containers not yet expired.
+
+        Args:
+            sweep: expire due containers first (exact); ``False`` returns the count as of
+                the last sweep (at most a second old while traffic flows) in O(1).
+        """
+        if sweep:
+            self.sweep()
+        return len(self._containers)
+
+    def sweep(self) -> None:
+        """Expire due containers and forget stale tool calls; fires ContainerEnded."""
+        ended: list[ContainerEnded] = []
+        with self._lock:
+            self._sweep_locked(self._clock(), ended)
+        self._fire(ended)
+
+    def state_sizes(self) -> dict[str, int]:
+        """Sizes of the bounded state, for monitoring and tests."""
+        return {
+            "containers": len(self._containers),
+            "ended_containers": len(self._ended),
+            "pending_tool_calls": len(self._pending),
+        }
+
+    # --- tool calls ---
+
+    def _match_results(
+        self, ex: Exchange
+    ) -> tuple[tuple[ToolTurnaround, ...], tuple[int, ...]]:
+        turnarounds: list[ToolTurnaround] = []
+        answers: list[int] = []
+        sent = ex.timings.sent
+        for result in ex.request.tool_results:
+            pending = self._pending.get(result.tool_use_id)
+            if pending is None:
+                continue
+            if pending.asked_by not in answers:
+                answers.append(pending.asked_by)
+            # A retry resends the same results: link it, but the tool ran only once.
+            if pending.answered:
+                continue
+            pending.answered = True
+            seconds = sent - pending.asked_at
+            turnarounds.append(
+                _new_turnaround(
+                    result.tool_use_id,
+                    pending.name,
+                    pending.caller,
+                    pending.caller_type,
+                    pending.caller_tool_id,
+                    seconds if seconds > 0.0 else 0.0,
+                    result.size_bytes,
+                    result.is_error,
+                    pending.asked_by,
+                )
+            )
+        return tuple(turnarounds), tuple(answers)
+
+    def _register_calls(self, ex: Exchange, reply: Reply, now: float) -> None:
+        pending = self._pending
+        deadline = now + self.limits.pending_ttl_seconds
+        asked_at = ex.timings.finished
+        asked_by = ex.id
+        for use in reply.tool_uses:
+            call_id = use.id
+            tool_id = use.caller_tool_id if use.is_programmatic else None
+            entry = _Pending(
+                use.name, use.caller_type, tool_id, asked_at, asked_by, deadline
+            )
+            # A repeated id moves to the end (newest); a new one is appended there anyway.
+            if call_id in pending:
+                del pending[call_id]
+            pending[call_id] = entry
+        excess = len(pending) - self.limits.max_pending_tool_calls
+        while excess > 0:
+            pending.popitem(last=False)
+            excess -= 1
+
+    # --- containers ---
+
+    def _sight_container(
+        self, ex: Exchange, ended: list[ContainerEnded]
+    ) -> ContainerSighting | None:
+        timings = ex.timings
+        sent_ts = timings.sent_unix_ns / 1e9
+        end_ts = sent_ts + (timings.finished - timings.sent)
+        requested = ex.request.container_id
+        answered = ex.reply.container if ex.reply is not None else None
+        containers = self._containers
+
+        expired = False
+        remaining: float | None = None
+        if requested is not None:
+            state = containers.get(requested)
+            if state is not None:
+                deadline: float | None = state.expires_ts
+            else:
+                deadline = self._ended.get(requested)
+            if deadline is not None:
+                if sent_ts >= deadline:
+                    expired = True
+                elif state is not None:
+                    remaining = deadline - sent_ts
+            if (
+                ex.outcome is Outcome.ERROR
+                and ex.status_code in CONTAINER_ERROR_STATUSES
+            ):
+                expired = True
+
+        cid = answered.id if answered is not None else requested
+        assert cid is not None
+        if expired and answered is None:
+            # The request named a container that is gone: forget it.
+            state = containers.pop(cid, None)
+            if state is not None:
+                self._end(cid, state, "expired", ended)
+            return _new_sighting(
+                cid,
+                state.expires_at if state is not None else None,
+                False,
+                False,
+                True,
+                None,
+            )
+
+        state = containers.get(cid)
+        created = False
+        if state is None:
+            # A request naming an id sights it at send; a response, at its end.
+            state = _Container(sent_ts if requested == cid else end_ts)
+            containers[cid] = state
+            if cid in self._ended:
+                # Restored from its checkpoint after it had ended: known, but a new lifetime.
+                del self._ended[cid]
+            else:
+                created = True
+        else:
+            containers.move_to_end(cid)
+        if end_ts > state.last_seen:
+            state.last_seen = end_ts
+        if answered is not None:
+            when = answered.expires_at
+            if when != state.expires_at:
+                # Resumes repeat the same expiry: convert it only when it changes.
+                state.expires_ts = when.timestamp()
+            state.expires_at = when
+        excess = len(containers) - self.limits.max_containers
+        while excess > 0:
+            old_id, old = containers.popitem(last=False)
+            self._end(old_id, old, "evicted", ended)
+            excess -= 1
+        return _new_sighting(
+            cid, state.expires_at, created, not created, expired, remaining
+        )
+
+    def _end(
+        self, cid: str, state: _Container, reason: str, ended: list[ContainerEnded]
+    ) -> None:
+        lifetime = state.last_seen - state.first_seen
+        ended.append(ContainerEnded(cid, lifetime if lifetime > 0.0 else 0.0, reason))
+        memory = self._ended
+        memory[cid] = state.expires_ts
+        memory.move_to_end(cid)
+        if len(memory) > self.limits.max_containers:
+            memory.popitem(last=False)
+
+    # --- sweeping ---
+
+    def _sweep_locked(self, now: float, ended: list[ContainerEnded]) -> None:
+        self._next_sweep = now + SWEEP_INTERVAL_SECONDS
+        pending = self._pending
+        # Insertion order is deadline order (one TTL for all), so stop at the first live one.
+        while pending:
+            first = next(iter(pending.values()))
+            if first.deadline > now:
+                break
+            pending.popitem(last=False)
+        idle = self.limits.container_ttl_seconds
+        due = [
+            cid
+            for cid, state in self._containers.items()
+            if (
+                state.expires_ts
+                if state.expires_ts is not None
+                else state.last_seen + idle
+            )
+            <= now
+        ]
+        for cid in due:
+            self._end(cid, self._containers.pop(cid), "expired", ended)
+
+    def _fire(self, ended: list[ContainerEnded]) -> None:
+        # Every listener hears every event even if one fails; the first failure is re-raised
+        # for the caller's guard to count.
+        error: Exception | None = None
+        for event in ended:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception as exc:  # re-raised below
+                    error = error or exc
+        if error is not None:
+            raise error

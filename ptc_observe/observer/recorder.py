@@ -1,0 +1,537 @@
+"""The per-exchange recorder: bytes and lifecycle in, one :class:`~.events.Exchange` out.
+
+One :class:`ExchangeRecorder` follows one HTTP exchange with ``POST /v1/messages``. It is
+sans-IO: the transport tells it what happened (headers arrived, a chunk went by, the body
+ended, the client closed, an exception flew) and it never touches the HTTP library.
+
+Work is pushed to the end of the exchange on purpose. Nothing is parsed before the
+request is sent; a JSON response body is parsed once the client has read all of it; an
+SSE body goes through the wire :class:`~.wire.accumulate.StreamAccumulator` chunk by
+chunk, so memory stays flat however long the stream runs. When the exchange finishes
+(exactly once, whichever way it ends) the recorder builds the frozen record and hands it
+to its hooks (the observer's pipeline).
+
+No method of the recorder raises: a failure inside parsing is reported to the hooks as a
+telemetry error of its stage, and the exchange is still recorded with what is known.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from .._records import builder, positional
+from ..events import Exchange, Outcome, RateLimit, Reply, RequestFacts, Timings
+from ..models import APIError
+from ..wire.accumulate import BATCH_BYTES, StreamAccumulator
+from ..wire.decoding import ContentDecoder
+from ..wire.messages import (
+    WireError,
+    parse_error,
+    parse_rate_limits,
+    parse_reply,
+    parse_request,
+    parse_retry_after,
+)
+
+__all__ = ["ExchangeRecorder", "RecorderHooks", "next_exchange_id"]
+
+# Exchange(...) and Timings(...) without the frozen __init__'s per-field cost (_records):
+# ~6 us less per exchange, same objects.
+_new_exchange = builder(Exchange)
+_new_timings = positional(Timings)
+
+_perf_counter = time.perf_counter
+
+# Process-wide, increasing exchange ids. ``next()`` on a count is atomic under the GIL.
+_ids = itertools.count(1)
+next_exchange_id: Callable[[], int] = _ids.__next__
+"""The next process-unique exchange id."""
+
+_STREAM_ANOMALY = WireError("a malformed, oversized or out-of-place SSE event")
+
+
+class _RedactionFailed(Exception):
+    """The redaction hook raised (the message names the exception type only)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"the redaction hook raised {kind}; content dropped")
+
+
+OTHER_ERROR = "_OTHER"
+"""``error.type`` when nothing better is known (the semantic conventions' fallback)."""
+
+
+class RecorderHooks(Protocol):
+    """What a recorder needs from its observer."""
+
+    @property
+    def capture_content(self) -> bool:
+        """Keep the request body and streamed text (off by default: privacy)."""
+        ...
+
+    @property
+    def redact(self) -> Callable[[Any], Any] | None:
+        """Applied to captured request content before anyone sees it."""
+        ...
+
+    def finish(self, exchange: Exchange) -> None:
+        """Receive the finished record (never raises)."""
+        ...
+
+    def telemetry_error(self, stage: str, exc: BaseException) -> None:
+        """Count and log a failure inside telemetry (never raises)."""
+        ...
+
+
+class ExchangeRecorder:
+    """Follows one Messages API exchange and builds its :class:`~.events.Exchange`.
+
+    Args:
+        hooks: the observer: receives the record and telemetry errors.
+        request_body: the request body bytes (a reference; parsed only at finish).
+        method: the HTTP method.
+        server_address: host of the URL.
+        server_port: port of the URL, ``None`` for the scheme's default.
+        path: path of the URL (no query).
+        headers: request headers, looked up by lower-case name.
+        sent: ``time.perf_counter()`` just before the request went to the inner transport.
+        sent_unix_ns: ``time.time_ns()`` at the same moment.
+        parent_context: the OpenTelemetry context current at send.
+    """
+
+    __slots__ = (
+        "_abandoned",
+        "_acc",
+        "_body",
+        "_ctx",
+        "_decoder",
+        "_ended",
+        "_exc_type",
+        "_headers",
+        "_headers_at",
+        "_hooks",
+        "_id",
+        "_method",
+        "_nbytes",
+        "_once",
+        "_parts",
+        "_path",
+        "_pending",
+        "_pending_bytes",
+        "_request_headers",
+        "_sent",
+        "_sent_ns",
+        "_server_address",
+        "_server_port",
+        "_sse",
+        "_status",
+        "_streamed",
+    )
+
+    def __init__(
+        self,
+        hooks: RecorderHooks,
+        request_body: bytes | None,
+        method: str,
+        server_address: str,
+        server_port: int | None,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        sent: float,
+        sent_unix_ns: int,
+        parent_context: Any = None,
+    ) -> None:
+        self._hooks = hooks
+        self._id = next_exchange_id()
+        self._body = request_body
+        self._method = method
+        self._server_address = server_address
+        self._server_port = server_port
+        self._path = path
+        self._request_headers = headers
+        self._sent = sent
+        self._sent_ns = sent_unix_ns
+        self._ctx = parent_context
+        self._status: int | None = None
+        self._headers: Mapping[str, str] | None = None
+        self._headers_at: float | None = None
+        self._streamed = False
+        self._acc: StreamAccumulator | None = None
+        self._sse: StreamAccumulator | None = None  # _acc while it is still fed
+        self._decoder: ContentDecoder | None = None
+        self._parts: list[bytes] | None = None
+        self._nbytes = 0
+        # After the first token, identity-coded SSE chunks are gathered here (by
+        # on_chunk or by the transport) and fed to the accumulator in batches: one
+        # call per ~16 KB instead of one per chunk.
+        self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
+        self._ended = False
+        self._abandoned = False
+        self._exc_type: str | None = None
+        # Popping the one item is atomic: whichever thread pops it finishes the exchange.
+        self._once: list[bool] = [True]
+
+    @property
+    def finished(self) -> bool:
+        """True once the record has been built and handed over."""
+        return not self._once
+
+    @property
+    def exchange_id(self) -> int:
+        """The id the record will carry."""
+        return self._id
+
+    # --- events from the transport ---
+
+    def on_headers(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """The response status and headers arrived.
+
+        Args:
+            status_code: HTTP status.
+            headers: response headers with lower-case names (a plain dict is fastest).
+        """
+        self._headers_at = _perf_counter()
+        self._status = status_code
+        self._headers = headers
+        ctype = headers.get("content-type")
+        self._streamed = ctype is not None and "text/event-stream" in ctype.lower()
+        encoding = headers.get("content-encoding")
+        if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+            try:
+                self._decoder = ContentDecoder(encoding)
+            except Exception as exc:
+                # An unknown coding (or brotli/zstd not installed): nothing to parse.
+                self._hooks.telemetry_error("decode", exc)
+                return
+        try:
+            if self._streamed:
+                self._acc = self._sse = StreamAccumulator(
+                    capture_content=self._hooks.capture_content, clock=_perf_counter
+                )
+            else:
+                self._parts = []
+        except Exception as exc:
+            self._hooks.telemetry_error(
+                "stream_parse" if self._streamed else "response_parse", exc
+            )
+            self._acc = self._sse = None
+            self._parts = None
+
+    def on_chunk(self, chunk: bytes) -> list[bytes] | None:
+        """A chunk of the body went to the client (as received, content-encoded).
+
+        Returns:
+            ``None`` while each chunk needs looking at. Once a stream's first token has
+            arrived (nothing per chunk matters after that but its bytes), a list the
+            caller may append the following chunks to instead of calling this method
+            for each one (a call per chunk costs more than the rest of the per-event
+            work); it must then pass that list to :meth:`on_batch` whenever the bytes
+            appended since the last call reach :data:`~.wire.accumulate.BATCH_BYTES`.
+        """
+        pending = self._pending
+        if pending is not None:  # a caller that does not gather the chunks itself
+            pending.append(chunk)
+            self._pending_bytes += len(chunk)
+            if self._pending_bytes >= BATCH_BYTES:
+                self.on_batch(pending)
+            return pending
+        self._nbytes += len(chunk)
+        acc = self._sse
+        if acc is not None:
+            self._feed(chunk)
+            if self._sse is None:  # the stream failed: no longer parsed
+                return None
+            if self._decoder is None and acc.first_token_at is not None:
+                # first_token_at is set: later chunks need no clock reading, so
+                # they can wait and be scanned together. Not content-encoded ones:
+                # 16 KB of those can inflate a thousandfold, so each is decoded as it
+                # comes (the accumulator batches the decoded bytes itself).
+                self._pending = pending = []
+                return pending
+        elif self._parts is not None:
+            self._parts.append(chunk)
+        return None
+
+    def on_batch(self, pending: list[bytes]) -> None:
+        """Feed the chunks gathered in ``pending`` (see :meth:`on_chunk`) and empty it.
+
+        One join, one decode and one accumulator scan per batch instead of per chunk.
+        The list is emptied even when the stream is no longer parsed (it failed, or
+        the exchange finished), so that a caller gathering into it stays bounded.
+        """
+        if not pending:
+            return
+        try:
+            data = b"".join(pending)
+        except TypeError:  # not bytes-like: fed one by one, the accumulator counts it
+            items = pending[:]
+            pending.clear()
+            self._pending_bytes = 0
+            for item in items:
+                self._nbytes += len(item)
+                self._feed(item)
+            return
+        pending.clear()
+        self._pending_bytes = 0
+        self._nbytes += len(data)
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        acc = self._sse
+        if acc is None:  # the stream failed, or the exchange has finished
+            return
+        decoder = self._decoder
+        try:
+            if decoder is not None:
+                data = decoder.decode(data)
+            acc.feed(data)
+        except Exception as exc:
+            self._stream_failed(exc)
+
+    def _flush(self) -> None:
+        """Feed the gathered chunks to the accumulator."""
+        pending = self._pending
+        if pending:
+            self.on_batch(pending)
+
+    def on_body(self, body: bytes) -> None:
+        """The whole body at once, already content-decoded; then finish.
+
+        For responses the HTTP library had read before the transport saw them (an
+        ``httpx.Response(content=...)`` from a mock transport).
+        """
+        self._decoder = None
+        self.on_chunk(body)
+        self.on_end()
+
+    def on_end(self) -> None:
+        """The client read the body to its end: finish the exchange."""
+        self._ended = True
+        self._flush()
+        acc, decoder = self._sse, self._decoder
+        if acc is not None and decoder is not None:
+            # The decoder may hold the last bytes (a deflate body shorter than its header).
+            try:
+                acc.feed(decoder.flush())
+            except Exception as exc:
+                self._stream_failed(exc)
+        self._finish()
+
+    def on_close(self) -> None:
+        """The client closed the response; finishes it if still open (closed early)."""
+        if self._once:
+            self._finish()
+
+    def on_error(self, exc: BaseException) -> None:
+        """An exception ended the exchange (at send, or while the body was read).
+
+        ``Exception`` subclasses are failures (``error.type`` is the class name);
+        anything else (``CancelledError``, ``GeneratorExit``, ``KeyboardInterrupt``)
+        means the caller gave up on the response, which counts as closed early.
+        """
+        if not self._once:
+            return
+        if isinstance(exc, Exception):
+            self._exc_type = type(exc).__name__
+        else:
+            self._abandoned = True
+        self._finish()
+
+    # --- internals ---
+
+    def _stream_failed(self, exc: Exception) -> None:
+        # Corrupt compressed data (the client will fail on it too) or a parser bug:
+        # stop feeding this stream; the record keeps what was seen so far.
+        stage = "decode" if isinstance(exc, WireError) else "stream_parse"
+        self._hooks.telemetry_error(stage, exc)
+        self._sse = None
+        self._decoder = None
+
+    def _finish(self) -> None:
+        try:
+            self._once.pop()
+        except IndexError:
+            return
+        finished = _perf_counter()
+        hooks = self._hooks
+        self._flush()
+        try:
+            exchange = self._build(finished)
+        except Exception as exc:  # pragma: no cover - _build guards each stage itself
+            hooks.telemetry_error("response_parse", exc)
+            return
+        finally:
+            # Release what a response object kept alive by the application would hold.
+            self._body = None
+            self._parts = None
+            self._acc = self._sse = None
+            self._decoder = None
+            self._pending = None
+        try:
+            hooks.finish(exchange)
+        except (
+            Exception
+        ) as exc:  # pragma: no cover - the observer's finish never raises
+            hooks.telemetry_error("sink", exc)
+
+    def _request_facts(self) -> RequestFacts:
+        hooks = self._hooks
+        body = self._body
+        try:
+            if body is None:
+                raise WireError("request body not available")
+            facts = parse_request(
+                body,
+                method=self._method,
+                path=self._path,
+                server_address=self._server_address,
+                server_port=self._server_port,
+                headers=self._request_headers,
+                capture_content=hooks.capture_content,
+            )
+        except Exception as exc:
+            hooks.telemetry_error("request_parse", exc)
+            return RequestFacts(
+                method=self._method,
+                path=self._path,
+                server_address=self._server_address,
+                server_port=self._server_port,
+                body_bytes=0 if body is None else len(body),
+            )
+        redact = hooks.redact
+        if redact is not None and facts.content is not None:
+            try:
+                facts = replace(facts, content=redact(facts.content))
+            except Exception as exc:
+                # Report the type only: the hook's message may quote the content.
+                hooks.telemetry_error(
+                    "request_parse", _RedactionFailed(type(exc).__name__)
+                )
+                facts = replace(facts, content=None)
+        return facts
+
+    def _json_body(self) -> bytes | None:
+        parts = self._parts
+        if parts is None or not self._ended:
+            return None
+        body = b"".join(parts)
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                body = decoder.decode(body) + decoder.flush()
+            except Exception as exc:
+                self._hooks.telemetry_error("decode", exc)
+                return None
+        return body
+
+    def _build(self, finished: float) -> Exchange:
+        hooks = self._hooks
+        request = self._request_facts()
+        status = self._status
+        headers = self._headers
+        reply: Reply | None = None
+        api_error: APIError | None = None
+        complete = False
+        first_token: float | None = None
+        sse_events = output_chunks = 0
+
+        acc = self._acc
+        if acc is not None:
+            try:
+                acc.close()
+                message = acc.message
+                if message is not None:
+                    reply = Reply.from_message(message)
+                complete = acc.complete
+                api_error = acc.error
+                first_token = acc.first_token_at
+                sse_events = acc.events
+                output_chunks = acc.output_chunks
+                anomalies = acc.anomalies
+            except Exception as exc:
+                hooks.telemetry_error("stream_parse", exc)
+            else:
+                # Malformed, oversized or out-of-place events: each one is counted.
+                for _ in range(anomalies):
+                    hooks.telemetry_error("stream_parse", _STREAM_ANOMALY)
+        elif status is not None and not self._streamed:
+            body = self._json_body()
+            if body is not None:
+                try:
+                    if 200 <= status < 300:
+                        try:
+                            reply = parse_reply(body)
+                            complete = True
+                        except WireError:
+                            # A truncated body is an incomplete exchange; an error
+                            # envelope with a 2xx status is an error.
+                            api_error = parse_error(body)
+                    elif status >= 400:
+                        api_error = parse_error(body)
+                except Exception as exc:
+                    hooks.telemetry_error("response_parse", exc)
+
+        request_id: str | None = None
+        rate_limits: tuple[RateLimit, ...] = ()
+        retry_after: float | None = None
+        if headers is not None:
+            try:
+                request_id = headers.get("request-id")
+                rate_limits = parse_rate_limits(headers)
+                retry_after = parse_retry_after(headers)
+            except Exception as exc:
+                hooks.telemetry_error("response_parse", exc)
+
+        closed_early = not self._ended and (self._abandoned or self._exc_type is None)
+        failed = (
+            self._exc_type is not None
+            or api_error is not None
+            or (status is not None and status >= 400)
+        )
+        if failed:
+            outcome = Outcome.ERROR
+        elif closed_early and not complete:
+            outcome = Outcome.CLOSED_EARLY
+        elif complete:
+            outcome = Outcome.OK
+            closed_early = False
+        else:
+            outcome = Outcome.INCOMPLETE
+
+        error_type: str | None = None
+        if failed:
+            if api_error is not None:
+                error_type = api_error.type or OTHER_ERROR
+            elif status is not None and status >= 400:
+                error_type = str(status)
+            else:
+                error_type = self._exc_type or OTHER_ERROR
+
+        return _new_exchange(
+            id=self._id,
+            request=request,
+            timings=_new_timings(
+                self._sent, finished, self._sent_ns, self._headers_at, first_token
+            ),
+            outcome=outcome,
+            streamed=self._streamed,
+            complete=complete,
+            closed_early=closed_early,
+            status_code=status,
+            reply=reply,
+            error_type=error_type,
+            error_message=api_error.message if api_error is not None else None,
+            request_id=request_id,
+            rate_limits=rate_limits,
+            retry_after=retry_after,
+            sse_events=sse_events,
+            output_chunks=output_chunks,
+            response_bytes=self._nbytes,
+            parent_context=self._ctx,
+        )
