@@ -1,4 +1,4 @@
-"""The ``ptc-observe`` command: ``demo`` and ``emulator``.
+"""The ``ptc-observe`` command: ``demo``, ``emulator`` and ``report``.
 
 Each subcommand lives in its own module and is imported only when it runs, so
 ``ptc-observe --help`` stays fast and needs no optional dependency.
@@ -22,6 +22,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": (
         "ptc_observe.emulator.server",
         "serve the local Messages API emulator over HTTP on loopback",
+    ),
+    "report": (
+        "ptc_observe.report.command",
+        "print the spend and PTC-savings report from Prometheus or a saved /metrics text",
     ),
 }
 
