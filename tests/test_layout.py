@@ -129,6 +129,16 @@ class TestLayout:
             pytest.param(
                 "ptc_observe.emulator", "ptc_observe.client", id="emulator-no-client"
             ),
+            pytest.param(
+                "ptc_observe.pricing",
+                "ptc_observe.observer",
+                id="pricing-below-observer",
+            ),
+            pytest.param(
+                "ptc_observe.pricing",
+                "ptc_observe.emulator",
+                id="pricing-below-emulator",
+            ),
         ],
     )
     def test_layers(self, lower: str, higher: str) -> None:
