@@ -3,14 +3,15 @@
 Each family is one instant query evaluated at the range's end:
 ``sum by (<labels>) (increase(<sample>[<range>]))`` (Prometheus's own extrapolated increase,
 exact across restarts and processes like every counter), and for the price-data info metric the
-label sets seen during the range. One range query dates the first sample (so a projected month
-uses the time the data really covers) and gives the spend rate over time for the HTML chart.
+label sets seen during the range. Two range queries (coarse, then fine) date the first sample,
+so a projected month uses the time the data really covers; a third gives the spend rate over
+time for the HTML chart.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -143,8 +144,7 @@ def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Colle
                 "ptc_observe process with cost metrics, and the range"
             )
         step = max(1.0, rng.seconds / CHART_POINTS)
-        first = api.series(f"sum({COST.sample})", rng, step)
-        start = max(rng.start, _utc(first[0][0])) if first else rng.start
+        start = _first_sample(api, rng, step)
         window = 4 * step if step > 15 else 60.0
         spend_rate = api.series(
             f"sum(rate({COST.sample}[{_duration(window)}])) * 3600", rng, step
@@ -158,6 +158,25 @@ def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Colle
         f"Prometheus {api.url}",
         tuple(spend_rate),
     )
+
+
+def _first_sample(api: PrometheusAPI, rng: TimeRange, step: float) -> datetime:
+    """When the cost data in ``rng`` begins, to within ``step / 100`` (at least a second).
+
+    A range query point has a value only if a sample at or before it exists (within the
+    lookback), so the first point with data is the first one at or after the first sample:
+    found on a coarse grid, then refined over the coarse step before it.
+    """
+    expr = f"sum({COST.sample})"
+    coarse = api.series(expr, rng, step)
+    if not coarse:
+        return rng.start
+    first = _utc(coarse[0][0])
+    if first <= rng.start or step <= 1.0:
+        return max(rng.start, first)
+    fine_range = TimeRange(max(rng.start, first - timedelta(seconds=step)), first)
+    fine = api.series(expr, fine_range, max(1.0, step / 100))
+    return max(rng.start, _utc(fine[0][0])) if fine else first
 
 
 def _utc(ts: float) -> datetime:

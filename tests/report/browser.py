@@ -2,10 +2,14 @@
 
 Debian's ``chromium`` (installed by scripts/setup) runs with a throw-away profile, no sandbox
 (tests run as root), and none of the background services that would reach the network.
+``measure`` loads a copy of a page with a probe script appended (the page itself has none)
+that counts, per chart, the marks the browser laid out with a non-zero size.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,3 +75,34 @@ class Chromium:
         )
         assert out.is_file(), "chromium wrote no screenshot"
         return out
+
+
+_PROBE = """<script>
+const out = {};
+for (const fig of document.querySelectorAll("figure.chart")) {
+  const marks = [...fig.querySelectorAll(".mark")];
+  const laidOut = marks.filter((m) => {
+    const r = m.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right <= document.documentElement.scrollWidth;
+  });
+  out[fig.dataset.chart] = {declared: Number(fig.dataset.marks), drawn: laidOut.length,
+    caption: fig.querySelector("figcaption").textContent};
+}
+const pre = document.createElement("pre");
+pre.id = "probe";
+pre.textContent = JSON.stringify(out);
+document.body.appendChild(pre);
+</script>"""
+
+
+def measure(chromium: Chromium, page: Path) -> dict[str, dict[str, object]]:
+    """Per chart: marks declared by the page, marks the browser laid out with a size."""
+    probed = page.with_name("probed.html")
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>")
+    )
+    dom = chromium.dump_dom(probed)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, f"the probe did not run; DOM starts:\n{dom[:500]}"
+    result: dict[str, dict[str, object]] = json.loads(found.group(1))
+    return result

@@ -8,8 +8,6 @@ chart colours were painted.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -20,39 +18,9 @@ from ptc_observe.report import build_report, load_snapshot
 from ptc_observe.report.html import render_html
 from ptc_observe.report.svg import PALETTE
 
-from .browser import Chromium, chromium_binary
+from .browser import Chromium, chromium_binary, measure
 
 pytestmark = pytest.mark.slow
-
-_PROBE = """<script>
-const out = {};
-for (const fig of document.querySelectorAll("figure.chart")) {
-  const marks = [...fig.querySelectorAll(".mark")];
-  const laidOut = marks.filter((m) => {
-    const r = m.getBoundingClientRect();
-    return r.width > 0 && r.height > 0 && r.right <= document.documentElement.scrollWidth;
-  });
-  out[fig.dataset.chart] = {declared: Number(fig.dataset.marks), drawn: laidOut.length,
-    caption: fig.querySelector("figcaption").textContent};
-}
-const pre = document.createElement("pre");
-pre.id = "probe";
-pre.textContent = JSON.stringify(out);
-document.body.appendChild(pre);
-</script>"""
-
-
-def measure(chromium: Chromium, page: Path) -> dict[str, dict[str, object]]:
-    """Per chart: marks declared by the page, marks the browser laid out with a size."""
-    probed = page.with_name("probed.html")
-    probed.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>")
-    )
-    dom = chromium.dump_dom(probed)
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert found, f"the probe did not run; DOM starts:\n{dom[:500]}"
-    result: dict[str, dict[str, object]] = json.loads(found.group(1))
-    return result
 
 
 def painted(png: Path, colour: str) -> int:
