@@ -50,7 +50,10 @@ class TestGenerator:
         )
         assert result.returncode == 1
         assert '-  "title": "Edited"' in result.stdout
-        assert "1 generated file(s) out of date: run python dashboards/generate.py" in result.stdout
+        assert (
+            "1 generated file(s) out of date: run python dashboards/generate.py"
+            in result.stdout
+        )
 
     def test_two_dashboards_with_stable_uids(self) -> None:
         """The overview and container dashboards exist with the uids links and docs use."""
