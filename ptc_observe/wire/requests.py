@@ -17,11 +17,13 @@ from typing import Any
 import msgspec
 
 from ..events import (
+    RUN_START,
     RequestFacts,
     ToolDeclaration,
     ToolResultSent,
 )
 from ._json import _DEPTH, WireError, _depth_bound, _no_long_number, _object
+from .history import Call, HistoryMessage, history_message, message_of, read_history
 
 __all__ = ["parse_request"]
 
@@ -187,21 +189,49 @@ def _content_size(content: Any) -> int:
     return _json_len(content)
 
 
-def _results_in(content: Any) -> tuple[ToolResultSent, ...]:
+def _has_results(content: Any) -> bool:
+    if not isinstance(content, list):
+        return False
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_result":
+            return True
+    return False
+
+
+def _results_in(
+    content: Any, calls: dict[str, Call] | None
+) -> tuple[ToolResultSent, ...]:
     if not isinstance(content, list):
         return ()
     results = []
     for block in content:
         if not isinstance(block, dict) or block.get("type") != "tool_result":
             continue
+        use_id = _str(block.get("tool_use_id")) or ""
+        call = calls.get(use_id) if calls else None
         results.append(
             ToolResultSent(
-                _str(block.get("tool_use_id")) or "",
+                use_id,
                 _content_size(block.get("content")),
                 block.get("is_error") is True,
+                *(call if call is not None else (None, None, None)),
             )
         )
     return tuple(results)
+
+
+def _history(messages: Any) -> tuple[Any, dict[str, Call] | None, Any]:
+    """The last message's content, the calls it answers and the run position, from a
+    parsed ``messages`` value (the reference path)."""
+    if not isinstance(messages, list) or not messages:
+        return None, None, RUN_START
+    last = messages[-1]
+    content = last.get("content") if isinstance(last, dict) else None
+    earlier = (history_message(messages[i]) for i in range(len(messages) - 2, -1, -1))
+    calls, position = read_history(
+        len(messages), history_message(last), earlier, want_calls=_has_results(content)
+    )
+    return content, calls, position
 
 
 # anthropic-beta values already split: an application sends the same betas on every
@@ -292,8 +322,9 @@ def _parse_request_reference(
     """
     obj = _object(body, "request body")
     get = obj.get
-    messages = get("messages")
-    last = messages[-1] if isinstance(messages, list) and messages else None
+    # Only the last message's results are new in this request: earlier tool results
+    # were sent (and counted) by earlier requests of the conversation.
+    last, calls, position = _history(get("messages"))
     values = (
         get("model"),
         get("stream"),
@@ -304,9 +335,9 @@ def _parse_request_reference(
         get("stop_sequences"),
         _tools(get("tools")),
         get("container"),
-        # Only the last message is new in this request: earlier tool results were
-        # sent (and counted) by earlier requests of the conversation.
-        last.get("content") if isinstance(last, dict) else None,
+        last,
+        calls,
+        position,
     )
     return _request_facts(
         values,
@@ -331,8 +362,9 @@ def _request_facts(
     content: Any,
 ) -> RequestFacts:
     # values: the raw fields (model, stream, max_tokens, temperature, top_p, top_k,
-    # stop_sequences), the declarations, the raw container and the last message's raw
-    # content. The rules for each are here once, whichever parser read them.
+    # stop_sequences), the declarations, the raw container, the last message's raw
+    # content, the calls its results answer and the run position (read_history's).
+    # The rules for each are here once, whichever parser read them.
     (
         model,
         stream,
@@ -344,6 +376,8 @@ def _request_facts(
         tools,
         container,
         last,
+        calls,
+        position,
     ) = values
     try:
         # Positional, in RequestFacts' field order (tests/wire/test_requests.py checks
@@ -365,12 +399,13 @@ def _request_facts(
             () if stop is None else _strings(stop),
             tools,
             _container_id(container),
-            _results_in(last),
+            _results_in(last, calls),
             _betas(headers.get("anthropic-beta")),
             _retry_count(headers.get("x-stainless-retry-count")),
             headers.get("x-stainless-helper-method"),
             len(body),
             content,
+            position,
         )
     except (ValueError, RecursionError, OverflowError) as exc:
         # OverflowError: float() of an integer past the float range (a temperature of
@@ -402,11 +437,13 @@ class _Request(msgspec.Struct):
 
 
 class _Last(msgspec.Struct):
+    role: Any = None
     content: Any = None
 
 
 _REQUEST = msgspec.json.Decoder(_Request)
 _LAST = msgspec.json.Decoder(_Last)
+_HISTORY = msgspec.json.Decoder(HistoryMessage)
 _RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw] | None)
 _ANY = msgspec.json.Decoder()
@@ -432,7 +469,21 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
         if request is None:
             return None
         messages = request.messages
-        last = _LAST.decode(messages[-1]).content if messages else None
+        if messages:
+            message = _LAST.decode(messages[-1])
+            last = message.content
+            # The earlier messages, newest first, decoded only as far as the scan goes.
+            earlier = (
+                _HISTORY.decode(messages[i]) for i in range(len(messages) - 2, -1, -1)
+            )
+            calls, position = read_history(
+                len(messages),
+                message_of(message.role, last),
+                earlier,
+                want_calls=_has_results(last),
+            )
+        else:
+            last, calls, position = None, None, RUN_START
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
         return None
     tools = request.tools
@@ -449,6 +500,8 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
         else tuple([_cached_tool(t.name, t.type, t.allowed_callers) for t in tools]),
         request.container,
         last,
+        calls,
+        position,
     )
 
 

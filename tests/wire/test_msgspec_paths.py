@@ -142,20 +142,31 @@ def spliced(obj: Any, splice: bytes) -> bytes:
 # A request with holes where the history, the last message, a tool input, a known field
 # and an unknown field sit.
 _hole_block = st.fixed_dictionaries(
-    {"type": st.sampled_from(["tool_result", "text", "tool_use"])},
+    {"type": st.sampled_from(["tool_result", "text", "tool_use", HOLE])},
     optional={
         "tool_use_id": st.sampled_from(["toolu_1", HOLE]),
+        "id": st.sampled_from(["toolu_1", HOLE]),
+        "name": st.sampled_from(["q", HOLE]),
+        "caller": st.sampled_from(
+            [
+                {"type": "direct"},
+                {"type": "code_execution_20260120", "tool_id": "srvtoolu_1"},
+                {"type": "code_execution_20260120", "tool_id": HOLE},
+                {"type": HOLE, "tool_id": "srvtoolu_1"},
+                HOLE,
+            ]
+        ),
         "content": st.sampled_from(["out", HOLE, [{"type": "text", "text": HOLE}]]),
         "input": st.sampled_from([{}, {"deep": HOLE}, HOLE]),
         "is_error": st.sampled_from([True, HOLE]),
     },
 )
 _hole_message = st.fixed_dictionaries(
-    {"role": st.sampled_from(["user", "assistant"])},
+    {"role": st.sampled_from(["user", "assistant", HOLE])},
     optional={"content": st.one_of(st.just(HOLE), st.lists(_hole_block, max_size=3))},
 )
 _hole_request = st.fixed_dictionaries(
-    {"messages": st.lists(_hole_message, max_size=4)},
+    {"messages": st.lists(_hole_message, max_size=6)},
     optional={
         "model": st.sampled_from(["claude-sonnet-4-5", HOLE]),
         "max_tokens": st.sampled_from([1024, HOLE]),

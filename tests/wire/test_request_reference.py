@@ -16,7 +16,13 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from ptc_observe.events import RateLimit, RequestFacts, ToolDeclaration, ToolResultSent
+from ptc_observe.events import (
+    RateLimit,
+    RequestFacts,
+    RunPosition,
+    ToolDeclaration,
+    ToolResultSent,
+)
 from ptc_observe.wire import parse_rate_limits, parse_request, requests as messages
 from ptc_observe.wire._json import _loads
 from ptc_observe.wire.headers import RATE_LIMIT_RESOURCES
@@ -80,6 +86,81 @@ def _ref_size(content: Any) -> int:
     return size
 
 
+def _ref_assistant(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("role") == "assistant"
+
+
+def _ref_blocks(message: Any) -> list[Any]:
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, list) else []
+
+
+def _ref_own_turn(message: Any) -> bool:
+    """A user's own message: any message but the assistant's that is not only results."""
+    blocks = _ref_blocks(message)
+    only_results = bool(blocks) and all(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks
+    )
+    return not _ref_assistant(message) and not only_results
+
+
+def _ref_uses(message: Any) -> list[dict[str, Any]]:
+    return [
+        b
+        for b in _ref_blocks(message)
+        if isinstance(b, dict) and b.get("type") == "tool_use"
+    ]
+
+
+def _ref_call(block: dict[str, Any]) -> tuple[str, str, str | None]:
+    name = block.get("name")
+    name = name if isinstance(name, str) else ""
+    caller = block.get("caller")
+    if (
+        isinstance(caller, dict)
+        and isinstance(caller.get("type"), str)
+        and caller["type"] != "direct"
+        and isinstance(caller.get("tool_id"), str)
+        and caller["tool_id"] != ""
+    ):
+        return name, caller["type"], caller["tool_id"]
+    return name, "direct", None
+
+
+def _ref_position(messages_: Any) -> RunPosition:
+    """The run: the messages after the last user's own message."""
+    if not isinstance(messages_, list) or not messages_:
+        return RunPosition()
+    start = 0
+    for i, message in enumerate(messages_):
+        if _ref_own_turn(message):
+            start = i + 1
+    run = messages_[start:]
+    uses = [_ref_call(b) for m in run if _ref_assistant(m) for b in _ref_uses(m)]
+    return RunPosition(
+        messages=len(messages_),
+        exchanges_before=sum(1 for m in run if _ref_assistant(m)),
+        round_trips=sum(1 for m in run if not _ref_assistant(m)),
+        programmatic_calls=sum(1 for u in uses if u[2] is not None),
+        direct_calls=sum(1 for u in uses if u[2] is None),
+    )
+
+
+def _ref_calls(messages_: list[Any]) -> dict[str, tuple[str, str, str | None]]:
+    """The tool_use calls of the assistant messages right before the last message."""
+    asking: list[Any] = []
+    i = len(messages_) - 2
+    while i >= 0 and _ref_assistant(messages_[i]):
+        asking.insert(0, messages_[i])
+        i -= 1
+    return {
+        b["id"]: _ref_call(b)
+        for m in asking
+        for b in _ref_uses(m)
+        if isinstance(b.get("id"), str)
+    }
+
+
 def _ref_results(messages_: Any) -> tuple[ToolResultSent, ...]:
     if not isinstance(messages_, list) or not messages_:
         return ()
@@ -87,15 +168,24 @@ def _ref_results(messages_: Any) -> tuple[ToolResultSent, ...]:
     content = last.get("content") if isinstance(last, dict) else None
     if not isinstance(content, list):
         return ()
-    return tuple(
-        ToolResultSent(
-            tool_use_id=_ref_str(block.get("tool_use_id")) or "",
-            size_bytes=_ref_size(block.get("content")),
-            is_error=block.get("is_error") is True,
+    calls = _ref_calls(messages_)
+    results = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") != "tool_result":
+            continue
+        use_id = _ref_str(block.get("tool_use_id")) or ""
+        name, caller_type, tool_id = calls.get(use_id, (None, None, None))
+        results.append(
+            ToolResultSent(
+                tool_use_id=use_id,
+                size_bytes=_ref_size(block.get("content")),
+                is_error=block.get("is_error") is True,
+                tool_name=name,
+                caller_type=caller_type,
+                caller_tool_id=tool_id,
+            )
         )
-        for block in content
-        if isinstance(block, dict) and block.get("type") == "tool_result"
-    )
+    return tuple(results)
 
 
 def reference_request(
@@ -134,6 +224,7 @@ def reference_request(
         stream_helper=headers.get("x-stainless-helper-method"),
         body_bytes=len(body),
         content=obj,
+        run=_ref_position(obj.get("messages")),
     )
 
 
@@ -227,12 +318,44 @@ _result = st.fixed_dictionaries(
         ),
     },
     optional={
-        "tool_use_id": st.one_of(st.just("toolu_1"), _scalar),
+        "tool_use_id": st.one_of(st.sampled_from(["toolu_1", "toolu_2"]), _scalar),
         "is_error": st.one_of(st.booleans(), _scalar),
+    },
+)
+# The calls the results answer: tool_use blocks with every kind of caller.
+_caller = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.one_of(
+                st.sampled_from(["direct", "code_execution_20260120"]), _scalar
+            ),
+            "tool_id": st.one_of(st.sampled_from(["srvtoolu_1", ""]), _scalar),
+        },
+    ),
+    _json,
+)
+_use = st.fixed_dictionaries(
+    {"type": st.sampled_from(["tool_use", "tool_use", "server_tool_use", "text"])},
+    optional={
+        "id": st.one_of(st.sampled_from(["toolu_1", "toolu_2"]), _scalar),
+        "name": st.one_of(st.sampled_from(["q", "r"]), _scalar),
+        "caller": _caller,
+        "input": _json,
+    },
+)
+_assistant = st.fixed_dictionaries(
+    {"role": st.just("assistant")},
+    optional={
+        "content": st.one_of(
+            st.lists(st.one_of(_use, _use, _json), max_size=3), _text, _json
+        )
     },
 )
 _message = st.one_of(
     _json,
+    _assistant,
+    _assistant,
     st.fixed_dictionaries(
         {"role": st.just("user")},
         optional={
@@ -244,7 +367,7 @@ _message = st.one_of(
 )
 # Mostly what matters: a history, then a user message of tool results.
 _conversation = st.tuples(
-    st.lists(_message, max_size=2),
+    st.lists(_message, max_size=5),
     st.lists(st.one_of(_result, _result, _json), max_size=4),
 ).map(lambda parts: [*parts[0], {"role": "user", "content": parts[1]}])
 _request = st.fixed_dictionaries(
@@ -360,6 +483,7 @@ def test_request_facts_field_order_is_the_one_parse_request_passes() -> None:
         "stream_helper",
         "body_bytes",
         "content",
+        "run",
     ]
     assert [f.name for f in fields(RateLimit)] == [
         "resource",
@@ -371,6 +495,16 @@ def test_request_facts_field_order_is_the_one_parse_request_passes() -> None:
         "tool_use_id",
         "size_bytes",
         "is_error",
+        "tool_name",
+        "caller_type",
+        "caller_tool_id",
+    ]
+    assert [f.name for f in fields(RunPosition)] == [
+        "messages",
+        "exchanges_before",
+        "round_trips",
+        "programmatic_calls",
+        "direct_calls",
     ]
     assert [f.name for f in fields(ToolDeclaration)] == [
         "name",
