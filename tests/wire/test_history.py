@@ -18,9 +18,7 @@ from ptc_observe.wire import accumulate, iter_events
 from ptc_observe.wire.messages import parse_request
 from ptc_observe.wire.requests import _fast_request, _parse_request_reference
 
-REAL = Path("/work/shared/fixtures/real")
-if not REAL.is_dir():  # CI's copy of shared/ sits beside the clone
-    REAL = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real"
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 WHERE: dict[str, Any] = {
     "method": "POST",
     "path": "/v1/messages",
