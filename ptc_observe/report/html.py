@@ -13,7 +13,7 @@ from html import escape
 from . import svg
 from .families import TOKEN_KINDS
 from .model import Report
-from .text import COMPARISON_NOTE, ESTIMATE_NOTE, num, ratio, usd
+from .text import COMPARISON_NOTE, CONTAINER_NOTE, ESTIMATE_NOTE, num, ratio, usd
 from .timerange import iso
 
 _CSS = """
@@ -132,6 +132,8 @@ def _spend(report: Report) -> str:
             )
         )
     out.append(_table(["model", *components, "total"], rows))
+    if "container" in components:
+        out.append(f'<p class="note">{escape(CONTAINER_NOTE)}.</p>')
     if report.unpriced_tokens:
         out.append(
             "<p>Unpriced tokens (models without a known price; not in the spend):</p>"

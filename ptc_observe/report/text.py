@@ -11,6 +11,10 @@ ESTIMATE_NOTE = (
     "estimates: tool-result bytes kept in code-execution containers, priced as if they had "
     "entered the context (see docs/report.md)"
 )
+CONTAINER_NOTE = (
+    "container: code-execution container time at the configured rate, an estimate "
+    "(see docs/telemetry.md)"
+)
 COMPARISON_NOTE = "per-run averages over different tasks, not matched pairs: a mix of tasks can move them"
 
 
@@ -108,6 +112,8 @@ def _spend(report: Report) -> list[str]:
         ["total", *(usd(by_component[c]) for c in components), usd(report.total_spend)]
     )
     out = table(["model", *components, "total"], rows)
+    if "container" in components:
+        out.append(f"  {CONTAINER_NOTE}")
     projected = report.projected_month_usd
     basis = (
         "at the average rate since the process started"

@@ -26,6 +26,7 @@ def test_sections_and_values(snapshot_file: Path, now: datetime) -> None:
     assert "genai-prices 0.0.41 (updated 2026-11-20)" in text
     assert "projected month (30 days) $180.00" in text
     assert "claude-future-9  12,000" in text
+    assert "container: code-execution container time at the configured rate, an estimate" in text
     lines = text.splitlines()
     total = next(
         line for line in lines if line.strip().startswith("total") and "$6.00" in line
@@ -56,6 +57,8 @@ def test_columns_are_aligned(snapshot_file: Path, now: datetime) -> None:
     """The rows of the spend table end in the same column (right-aligned numbers)."""
     text = _text(snapshot_file, now)
     spend = text.split("SPEND\n")[1].split("\n\n")[0].splitlines()
+    spend = [line for line in spend if not line.strip().startswith("container:")]
+    assert len(spend) == 4  # header, two models, total
     assert len({len(line) for line in spend}) == 1
 
 
