@@ -26,7 +26,10 @@ def test_sections_and_values(snapshot_file: Path, now: datetime) -> None:
     assert "genai-prices 0.0.41 (updated 2026-11-20)" in text
     assert "projected month (30 days) $180.00" in text
     assert "claude-future-9  12,000" in text
-    assert "container: code-execution container time at the configured rate, an estimate" in text
+    assert (
+        "container: code-execution container time at the configured rate, an estimate"
+        in text
+    )
     lines = text.splitlines()
     total = next(
         line for line in lines if line.strip().startswith("total") and "$6.00" in line
