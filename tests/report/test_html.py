@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from ptc_observe.report import build_report, load_snapshot
+from ptc_observe.report import build_report, load_snapshot, render_text
 from ptc_observe.report.html import render_html
 
 
@@ -65,3 +65,21 @@ def test_values_from_the_metrics_are_escaped(tmp_path: Path, now: datetime) -> N
     page = _page(path, now)
     assert "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in page
+
+
+def test_spend_only_metrics_say_what_is_missing(tmp_path: Path, now: datetime) -> None:
+    """Cost without runs: the run sections say there were none; no chart is an empty frame."""
+    path = tmp_path / "spend.prom"
+    path.write_text(
+        "# TYPE ptc_cost_usd_total counter\n"
+        'ptc_cost_usd_total{gen_ai_request_model="m",component="input"} 0\n'
+    )
+    report = build_report(load_snapshot(str(path), now=now))
+    page = render_html(report)
+    assert "No finished runs in the window." in page
+    assert 'data-chart="spend-by-model" data-marks="0"' in page
+    assert page.count("no data in the window") == 2  # spend by model, spend by component
+    assert "<svg" not in page
+    text = render_text(report)
+    assert "no finished runs in the window" in text
+    assert "projected month (30 days) - (the window's length is unknown)" in text
