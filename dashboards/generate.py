@@ -9,7 +9,8 @@ Written:
 - ``deploy/mixin/``: the monitoring mixin, ``prometheus_alerts.yaml``,
   ``prometheus_rules.yaml`` and ``dashboards_out/*.json`` (see ``mixin.py``);
 - ``deploy/kubernetes/``: PodMonitor, ServiceMonitor, PrometheusRule, the dashboards as
-  ConfigMaps for Grafana's sidecar, and a kustomization (see ``k8s_manifests.py``);
+  ConfigMaps for Grafana's sidecar, and a kustomization (see ``k8s_manifests.py``), and
+  ``example/``: the demo and the emulator as a workload to try them with (``k8s_example.py``);
 - ``deploy/prometheus/prometheus.yml``: the same scrape and rules for a Prometheus without the
   operator (Kubernetes service discovery).
 
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from containers import containers
+from k8s_example import example_files
 from k8s_manifests import kubernetes_files, prometheus_config
 from mixin import (
     GENERATE_COMMAND,
@@ -71,6 +73,9 @@ def render_deploy(rules_dir: Path = RULES_DIR) -> dict[str, str]:
     files.update(
         (f"kubernetes/{name}", text)
         for name, text in kubernetes_files(portable, groups).items()
+    )
+    files.update(
+        (f"kubernetes/example/{name}", text) for name, text in example_files().items()
     )
     files["prometheus/prometheus.yml"] = header(
         "dashboards/k8s_manifests.py"

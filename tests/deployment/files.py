@@ -43,6 +43,17 @@ def manifests() -> dict[str, dict[str, Any]]:
     return objects
 
 
+def example_objects() -> dict[str, dict[str, Any]]:
+    """The example workload of deploy/kubernetes/example/, by ``Kind/name``."""
+    objects: dict[str, dict[str, Any]] = {}
+    for path in sorted((K8S_DIR / "example").glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in load_all(path):
+            objects[f"{doc['kind']}/{doc['metadata']['name']}"] = doc
+    return objects
+
+
 def compose_groups() -> list[dict[str, Any]]:
     """The rule groups of compose/rules/*.yml, in file then group order."""
     groups: list[dict[str, Any]] = []

@@ -21,10 +21,11 @@ import jsonschema
 import pytest
 import yaml
 
-from .files import CRD_DIR, K8S_DIR, load_all, manifests
+from .files import CRD_DIR, K8S_DIR, example_objects, load_all, manifests
 from .validation import KUBERNETES_VERSIONS, crd_files, crd_schemas, validate
 
 OBJECTS = manifests()
+EXAMPLE = example_objects()
 
 
 def _kubectl() -> str:
@@ -66,6 +67,12 @@ class TestValid:
         """Every generated object passes its schema (core: Kubernetes 1.25 and the newest bundled)."""
         validate(OBJECTS[key], version)
 
+    @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+    @pytest.mark.parametrize("key", sorted(EXAMPLE))
+    def test_example_object_is_valid(self, key: str, version: str) -> None:
+        """The example workload (Namespace, Deployments, Services) passes the Kubernetes schemas."""
+        validate(EXAMPLE[key], version)
+
     def test_the_expected_objects(self) -> None:
         """A PodMonitor, a ServiceMonitor, a PrometheusRule and one ConfigMap per dashboard."""
         kinds = sorted(obj["kind"] for obj in OBJECTS.values())
@@ -86,6 +93,46 @@ class TestValid:
             assert spec["jobLabel"] == "app.kubernetes.io/name"
             ((endpoint),) = spec[endpoints]
             assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+class TestExampleIsScraped:
+    def test_pod_monitor_selects_the_demo_pods_and_their_metrics_port(self) -> None:
+        """The PodMonitor picks the demo's pods (job from their name) and not the emulator's."""
+        monitor = OBJECTS["PodMonitor/ptc-observe"]["spec"]
+        demo = EXAMPLE["Deployment/ptc-demo"]["spec"]["template"]
+        emulator = EXAMPLE["Deployment/ptc-emulator"]["spec"]["template"]
+        assert _selects(monitor["selector"], demo["metadata"]["labels"])
+        assert not _selects(monitor["selector"], emulator["metadata"]["labels"])
+        assert demo["metadata"]["labels"][monitor["jobLabel"]] == "ptc-demo"
+        (container,) = demo["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        (endpoint,) = monitor["podMetricsEndpoints"]
+        assert str(ports[endpoint["port"]]) in container["args"]
+        assert container["readinessProbe"]["httpGet"]["path"] == endpoint["path"]
+
+    def test_service_monitor_selects_the_demo_service(self) -> None:
+        """The ServiceMonitor alternative picks the demo's Service and its metrics port."""
+        monitor = OBJECTS["ServiceMonitor/ptc-observe"]["spec"]
+        service = EXAMPLE["Service/ptc-demo"]
+        assert _selects(monitor["selector"], service["metadata"]["labels"])
+        assert not _selects(
+            monitor["selector"], EXAMPLE["Service/ptc-emulator"]["metadata"]["labels"]
+        )
+        (endpoint,) = monitor["endpoints"]
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+
+    def test_demo_calls_the_emulator_service(self) -> None:
+        """The demo's --emulator-url names the emulator Service and port."""
+        args = EXAMPLE["Deployment/ptc-demo"]["spec"]["template"]["spec"]["containers"][
+            0
+        ]["args"]
+        url = args[args.index("--emulator-url") + 1]
+        (port,) = EXAMPLE["Service/ptc-emulator"]["spec"]["ports"]
+        assert url == f"http://ptc-emulator:{port['port']}"
 
 
 def _broken(key: str, change: Any) -> dict[str, Any]:
@@ -172,6 +219,23 @@ class TestKustomize:
         key = lambda o: (o["kind"], o["metadata"]["name"])  # noqa: E731
         assert sorted(rendered, key=key) == sorted(expected, key=key)
         assert "ServiceMonitor" not in {o["kind"] for o in rendered}
+
+    def test_example_builds_into_its_namespace(self) -> None:
+        """`kubectl kustomize deploy/kubernetes/example` puts the workload in its namespace."""
+        result = subprocess.run(
+            [_kubectl(), "kustomize", str(K8S_DIR / "example")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        assert len(rendered) == len(EXAMPLE)
+        for obj in rendered:
+            if obj["kind"] != "Namespace":
+                assert obj["metadata"]["namespace"] == "ptc-observe-example"
+            validate(obj)
 
     def test_an_overlay_sets_namespace_and_selector_labels(
         self, tmp_path: Path
