@@ -17,6 +17,7 @@ forgotten after ``Limits.pending_ttl_seconds``.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .._records import copier, evolve, positional, slot_setters
 from ..events import (
     ContainerEnded,
     ContainerSighting,
@@ -34,7 +34,7 @@ from ..events import (
     ToolTurnaround,
 )
 
-__all__ = ["Correlator", "Limits", "evolve"]
+__all__ = ["Correlator", "Limits"]
 
 # Statuses that mean "this container id cannot be used" when a request naming one fails:
 # the API answers an unknown id with 404 and an expired one with a 4xx (docs do not name
@@ -42,16 +42,10 @@ __all__ = ["Correlator", "Limits", "evolve"]
 CONTAINER_ERROR_STATUSES = frozenset({400, 404, 410})
 SWEEP_INTERVAL_SECONDS = 1.0
 
-# The correlator's records, built slot by slot (see _records), and what it sets on an
-# exchange: a copy without evolve()'s keyword dict, or in place for a fresh record
-# (``correlate(fresh=True)``).
-_new_sighting: Callable[..., ContainerSighting] = positional(ContainerSighting)
-_new_turnaround: Callable[..., ToolTurnaround] = positional(ToolTurnaround)
-_with_correlation = copier(("tool_turnarounds", "answers", "container"))
-_EXCHANGE_SLOTS = slot_setters(Exchange)
-_set_turnarounds = _EXCHANGE_SLOTS["tool_turnarounds"]
-_set_answers = _EXCHANGE_SLOTS["answers"]
-_set_container = _EXCHANGE_SLOTS["container"]
+# A fresh record (``correlate(fresh=True)``: just built, not yet shared) gets the
+# correlator's facts in place, the way a frozen dataclass's own __init__ sets its
+# fields; any other record is copied with dataclasses.replace.
+_set_field = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -181,11 +175,13 @@ class Correlator:
         if not (turnarounds or answers or sighting):
             return ex
         if fresh:
-            _set_turnarounds(ex, turnarounds)
-            _set_answers(ex, answers)
-            _set_container(ex, sighting)
+            _set_field(ex, "tool_turnarounds", turnarounds)
+            _set_field(ex, "answers", answers)
+            _set_field(ex, "container", sighting)
             return ex
-        return _with_correlation(ex, turnarounds, answers, sighting)
+        return dataclasses.replace(
+            ex, tool_turnarounds=turnarounds, answers=answers, container=sighting
+        )
 
     def active_containers(self, *, sweep: bool = True) -> int:
         """Known containers not yet expired.
@@ -233,7 +229,7 @@ class Correlator:
             pending.answered = True
             seconds = sent - pending.asked_at
             turnarounds.append(
-                _new_turnaround(
+                ToolTurnaround(
                     result.tool_use_id,
                     pending.name,
                     pending.caller,
@@ -305,7 +301,7 @@ class Correlator:
             state = containers.pop(cid, None)
             if state is not None:
                 self._end(cid, state, "expired", ended)
-            return _new_sighting(
+            return ContainerSighting(
                 cid,
                 state.expires_at if state is not None else None,
                 False,
@@ -340,7 +336,7 @@ class Correlator:
             old_id, old = containers.popitem(last=False)
             self._end(old_id, old, "evicted", ended)
             excess -= 1
-        return _new_sighting(
+        return ContainerSighting(
             cid, state.expires_at, created, not created, expired, remaining
         )
 

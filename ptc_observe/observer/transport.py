@@ -52,74 +52,33 @@ _perf_counter = time.perf_counter
 _time_ns = time.time_ns
 
 
-def _env_lookup() -> Any:
-    # os.environ.get() raises and catches a KeyError inside when the variable is unset
-    # (the usual case), a cost paid on every request. CPython keeps os.environ in a
-    # plain dict (``_data``, encoded keys) that every change goes through; look there,
-    # and fall back to the public API on interpreters without it.
-    environ: Any = os.environ
-    try:
-        data, key, decode = (
-            environ._data,
-            environ.encodekey(DISABLED_ENV),
-            environ.decodevalue,
-        )
-        data.get(key)
-    except Exception:  # pragma: no cover - not CPython's os.environ
-        return lambda: os.environ.get(DISABLED_ENV)
-
-    def lookup() -> str | None:
-        value = data.get(key)
-        return None if value is None else decode(value)
-
-    return lookup
-
-
-_disabled_value = _env_lookup()
-
-
 def _disabled() -> bool:
-    value = _disabled_value()
-    return bool(value) and value.strip().lower() in _TRUTHY
+    # Read per request, so the switch works at run time without a restart.
+    value = os.environ.get(DISABLED_ENV)
+    return value is not None and value.strip().lower() in _TRUTHY
 
 
 def _header_dict(headers: Any) -> dict[str, str]:
-    # One pass over the raw header list into a plain dict with lower-case names: every
-    # later lookup (content type, request id, rate limits) is then a dict lookup. The
-    # raw list skips httpx's per-object charset detection; latin-1 decodes any byte (the
-    # headers read here are ASCII). httpx and httpx2 keep each header as (raw name,
-    # lower-case name, value): reading that list skips building .raw and lower-casing
-    # (~35 % less); anything else takes the public .raw.
-    try:
-        return {k.decode("latin-1"): v.decode("latin-1") for _, k, v in headers._list}
-    except Exception:
-        return {
-            k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers.raw
-        }
+    # One pass into a plain dict with lower-case names (``multi_items`` gives them so):
+    # every later lookup (content type, request id, rate limits) is then a dict lookup.
+    return dict(headers.multi_items())
 
 
-_REQUEST_HEADERS = frozenset(
-    (b"anthropic-beta", b"x-stainless-retry-count", b"x-stainless-helper-method")
+_REQUEST_HEADERS = (
+    "anthropic-beta",
+    "x-stainless-retry-count",
+    "x-stainless-helper-method",
 )
 
 
-def _request_headers(headers: Any) -> Any:
-    # The request headers parse_request reads, as a plain dict: httpx's Headers.get
-    # normalises the name and scans the list on every call (~3 us each here). The
-    # (raw name, lower-case name, value) list is private to httpx and httpx2, so any
-    # surprise hands back the Headers object itself. Repeated names are joined with
-    # ", " and non-ASCII values defer to Headers (its charset detection), as .get does.
-    try:
-        found: dict[str, str] = {}
-        for _, key, value in headers._list:
-            if key in _REQUEST_HEADERS:
-                if not value.isascii():
-                    return headers
-                name, text = key.decode("ascii"), value.decode("ascii")
-                prev = found.get(name)
-                found[name] = text if prev is None else f"{prev}, {text}"
-    except Exception:
-        return headers
+def _request_headers(headers: Any) -> dict[str, str]:
+    # The request headers parse_request reads, as a plain dict. ``Headers.get`` joins
+    # repeated names with ", " as the HTTP spec says; three lookups per request.
+    found: dict[str, str] = {}
+    for name in _REQUEST_HEADERS:
+        value = headers.get(name)
+        if value is not None:
+            found[name] = value
     return found
 
 

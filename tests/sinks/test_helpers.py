@@ -4,18 +4,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import pytest
 
-from ptc_observe.observer.correlator import evolve
 from ptc_observe.observer.sinks import Sink, Tracer, sink_hooks
 from ptc_observe.observer.sinks._content import capture_mode, finish_reason
 from ptc_observe.observer.sinks._labels import BoundedValues
 from ptc_observe.observer.sinks._semconv import latest_experimental
-
-from .factory import ExchangeFactory
 
 
 class Full:
@@ -158,14 +154,3 @@ def test_capture_mode(argument, env, span, event):
 def test_finish_reason(stop_reason, expected):
     """Anthropic stop reasons map to the output-message schema's finish reasons."""
     assert finish_reason(stop_reason) == expected
-
-
-def test_evolve_equals_dataclasses_replace():
-    """The fast copy gives the same record as dataclasses.replace, and rejects unknown fields."""
-    ex = ExchangeFactory().make("02_ptc_turn1_response.json")
-    assert evolve(ex, answers=(7,), trace_id=5) == dataclasses.replace(
-        ex, answers=(7,), trace_id=5
-    )
-    assert evolve(ex).parent_context is ex.parent_context
-    with pytest.raises(KeyError):
-        evolve(ex, nope=1)

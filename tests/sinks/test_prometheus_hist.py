@@ -1,22 +1,20 @@
-"""The sink's direct paths (``Hist``, ``adder``) write exactly what prometheus_client's API does."""
+"""``Hist``: one histogram series bound on first use, exemplars written at a bounded rate."""
 
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 
 from ptc_observe.observer.sinks import _semconv as sc
-from ptc_observe.observer.sinks._prometheus_families import Hist, adder
+from ptc_observe.observer.sinks._prometheus_families import (
+    EXEMPLAR_INTERVAL_SECONDS,
+    Hist,
+)
 
 EXEMPLAR = {
     "trace_id": "0123456789abcdef0123456789abcdef",
@@ -58,48 +56,65 @@ def _samples(registry: CollectorRegistry) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("buckets", [D, T], ids=["duration", "tokens"])
-@pytest.mark.parametrize("exemplar", [None, EXEMPLAR], ids=["plain", "exemplar"])
-def test_same_samples_as_the_library(buckets, exemplar):
-    """Counts, sums, bucket placement and exemplars equal those of Histogram.observe."""
+def test_same_samples_as_the_library(buckets):
+    """Counts, sums and bucket placement equal those of Histogram.observe, NaN included."""
     lib, ours = CollectorRegistry(), CollectorRegistry()
     lib_child = _family(lib, buckets).labels("x")
     hist = Hist(_family(ours, buckets), ("x",))
-    for amount in AMOUNTS:
-        lib_child.observe(amount, exemplar)
-        hist.observe(amount, exemplar, NOW)
+    for amount in [*AMOUNTS, math.nan]:
+        lib_child.observe(amount)
+        hist.observe(amount)
         assert _samples(ours) == _samples(lib), amount
 
 
-def test_nan_goes_through_the_library():
-    """NaN reaches the sum but no bucket, as with the library (bisection would pick one)."""
-    lib, ours = CollectorRegistry(), CollectorRegistry()
-    _family(lib, D).labels("x").observe(math.nan)
-    hist = Hist(_family(ours, D), ("x",))
-    hist.observe(math.nan)
-    hist.observe(math.nan, EXEMPLAR, NOW)
-    lib_child = _family(CollectorRegistry(), D).labels("x")
-    lib_child.observe(math.nan)
-    assert _samples(ours)[-2:] == [
-        ("h_count", {"a": "x"}, 0.0, None),
-        ("h_sum", {"a": "x"}, "nan", None),
-    ]
-    assert _samples(lib)[-2:] == _samples(ours)[-2:]
-
-
-def test_exemplar_timestamp_is_the_one_given():
-    """The exemplar is stamped with ``now`` (the sink reads the clock once per exchange)."""
-    registry = CollectorRegistry()
-    hist = Hist(_family(registry, D), ("x",))
-    hist.observe(0.5, EXEMPLAR, NOW)
-    hist.observe(0.03, EXEMPLAR)  # no ``now``: the time of the call
-    stamps = {
-        s.labels["le"]: float(s.exemplar.timestamp or 0)
+def _exemplars(registry: CollectorRegistry) -> dict[str, float]:
+    return {
+        s.labels["le"]: s.exemplar.value
         for m in registry.collect()
         for s in m.samples
         if s.exemplar is not None
     }
-    assert stamps["0.64"] == NOW
-    assert abs(stamps["0.04"] - NOW) > 1  # a real clock reading, not the given one
+
+
+def test_exemplar_rate_is_bounded_per_series():
+    """The first observation carries its exemplar; others within the interval do not;
+    the next one after it does again."""
+    registry = CollectorRegistry()
+    hist = Hist(_family(registry, D), ("x",))
+    hist.observe(0.5, EXEMPLAR, NOW)
+    hist.observe(0.03, EXEMPLAR, NOW + EXEMPLAR_INTERVAL_SECONDS / 2)
+    assert _exemplars(registry) == {"0.64": 0.5}
+    hist.observe(0.03, EXEMPLAR, NOW + EXEMPLAR_INTERVAL_SECONDS)
+    assert _exemplars(registry) == {"0.64": 0.5, "0.04": 0.03}
+    assert registry.get_sample_value("h_count", {"a": "x"}) == 3.0
+
+
+def test_series_have_their_own_exemplar_clock():
+    """An exemplar written on one series does not hold back another's."""
+    registry = CollectorRegistry()
+    family = _family(registry, D)
+    Hist(family, ("x",)).observe(0.5, EXEMPLAR, NOW)
+    Hist(family, ("y",)).observe(0.5, EXEMPLAR, NOW)
+    labelled = [
+        s.labels["a"]
+        for m in registry.collect()
+        for s in m.samples
+        if s.exemplar is not None
+    ]
+    assert sorted(labelled) == ["x", "y"]
+
+
+def test_exemplar_without_now_uses_the_clock():
+    """Without ``now`` the exemplar is stamped with the time of the call."""
+    registry = CollectorRegistry()
+    Hist(_family(registry, D), ("x",)).observe(0.5, EXEMPLAR)
+    (stamp,) = [
+        float(s.exemplar.timestamp or 0)
+        for m in registry.collect()
+        for s in m.samples
+        if s.exemplar is not None
+    ]
+    assert abs(stamp - NOW) > 1
 
 
 def test_binds_on_first_observation():
@@ -119,118 +134,6 @@ def test_of_wraps_a_family_without_labels():
     assert registry.get_sample_value("g_bucket", {"le": "5.0"}) == 1.0
     assert registry.get_sample_value("g_bucket", {"le": "1.0"}) == 0.0
     assert registry.get_sample_value("g_sum") == 3.0
-
-
-class _OtherLayout:
-    """A child without the in-memory cells (as multiprocess value files or another layout)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, Any]] = []
-
-    def observe(self, amount: float, exemplar: Any = None) -> None:
-        self.calls.append((amount, exemplar))
-
-
-def test_other_children_use_the_library_observe():
-    """Where the cells are not plain in-memory values, observe() of the child is called."""
-    child = _OtherLayout()
-    hist = Hist.of(child)
-    hist.observe(2.0, EXEMPLAR, NOW)
-    hist.observe(3.0)
-    assert child.calls == [(2.0, EXEMPLAR), (3.0, None)]
-
-
-def test_concurrent_observations_are_all_counted():
-    """Each cell takes its own lock: no observation is lost across threads."""
-    registry = CollectorRegistry()
-    hist = Hist(_family(registry, D), ("x",))
-    threads, per_thread = 8, 2_000
-
-    def work() -> None:
-        for i in range(per_thread):
-            hist.observe((i % 7) * 0.05, EXEMPLAR, NOW)
-
-    pool = [threading.Thread(target=work) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    assert registry.get_sample_value("h_count", {"a": "x"}) == threads * per_thread
-    expected_sum = threads * sum((i % 7) * 0.05 for i in range(per_thread))
-    assert registry.get_sample_value("h_sum", {"a": "x"}) == pytest.approx(expected_sum)
-
-
-def test_adder_increments_the_counter_series():
-    """``adder(child)(n)`` adds ``n`` to the child's series, as ``child.inc(n)`` does."""
-    registry = CollectorRegistry()
-    family = Counter("c", "help", ["a"], registry=registry)
-    add = adder(family.labels("x"))
-    add(1)
-    add(41)
-    family.labels("x").inc(2)
-    assert registry.get_sample_value("c_total", {"a": "x"}) == 44.0
-
-
-class _OtherCounter:
-    def __init__(self) -> None:
-        self.amounts: list[float] = []
-
-    def inc(self, amount: float = 1) -> None:
-        self.amounts.append(amount)
-
-
-def test_adder_falls_back_to_inc():
-    """A child without a plain in-memory cell (multiprocess mode) is incremented by inc()."""
-    child = _OtherCounter()
-    adder(child)(3)
-    assert child.amounts == [3]
-
-
-_MULTIPROCESS_WORKER = """
-import math, sys
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from ptc_observe.observer.sinks._prometheus_families import Hist, adder
-amounts = [float(a) for a in sys.argv[1:]]
-h = Histogram("h", "help", ["a"], registry=CollectorRegistry(), buckets=(0.5, 1.0, 5.0))
-ours = Hist(h, ("ours",))
-for amount in amounts:
-    ours.observe(amount)
-    h.labels("lib").observe(amount)
-c = Counter("c", "help", ["a"], registry=CollectorRegistry())
-adder(c.labels("ours"))(5)
-c.labels("lib").inc(5)
-"""
-
-
-def test_multiprocess_cells_get_the_same_values(tmp_path: Path):
-    """In multiprocess mode the file-backed cells hold what the library's API writes."""
-    amounts = ["0.5", "0.7", "1.0", "4", "99", "0"]
-    done = subprocess.run(
-        [sys.executable, "-c", _MULTIPROCESS_WORKER, *amounts],
-        env={
-            **os.environ,
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    from prometheus_client import multiprocess
-
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
-    by_label: dict[str, list[tuple[str, Any, float]]] = {"ours": [], "lib": []}
-    for metric in registry.collect():
-        for s in metric.samples:
-            labels = dict(s.labels)
-            who = labels.pop("a")
-            by_label[who].append((s.name, sorted(labels.items()), s.value))
-    assert by_label["ours"] and sorted(by_label["ours"]) == sorted(by_label["lib"])
-    assert ("h_count", [], 6.0) in by_label["ours"]
-    assert ("c_total", [], 5.0) in by_label["ours"]
 
 
 def test_raw_model_cache_stays_within_the_label_bounds():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-from bisect import bisect_left
 from time import time as _time
 from typing import Any
 
@@ -18,9 +17,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    values as _values,
 )
-from prometheus_client.samples import Exemplar
 
 from ...events import Outcome
 from . import _semconv as sc
@@ -28,7 +25,6 @@ from ._labels import BoundedValues
 
 __all__ = [
     "Bundle",
-    "adder",
     "ErrorChildren",
     "Families",
     "Gen2Bundle",
@@ -40,60 +36,38 @@ _GENAI = (sc.L_OPERATION, sc.L_PROVIDER, sc.L_REQUEST_MODEL, sc.L_RESPONSE_MODEL
 _CHAT = (sc.OPERATION_CHAT, sc.PROVIDER_ANTHROPIC)
 _STREAM = {True: "true", False: "false"}
 _INF = math.inf
-# The value cells prometheus_client gives children: in memory, or, in multiprocess mode,
-# backed by the process's mmapped file (the class chosen when prometheus_client loaded).
-_CELLS = frozenset({_values.MutexValue, _values.ValueClass})
+# Exemplars are written at a bounded rate: at most one per series per this many seconds.
+# Prometheus keeps one exemplar per bucket and scrapes every few seconds, so a higher
+# rate would only be overwritten unseen, while each exemplar costs the library a label
+# validation per observation.
+EXEMPLAR_INTERVAL_SECONDS = 1.0
 
 
 class Hist:
-    """One histogram series, observed straight into its value cells.
-
-    prometheus_client's ``observe(amount, exemplar)`` checks that the child is bound, walks
-    the buckets one by one and validates the exemplar's label names (a regex per name) on
-    every call: with an exemplar that is most of its cost, and the sink makes up to five
-    observations per exchange. Our exemplars are always ``trace_id`` (32 hex digits) and
-    ``span_id`` (16): valid names, 63 characters of the 128 allowed, so validating them
-    again per call buys nothing. :meth:`observe` writes what the library's ``observe``
-    writes, into the same cells of the same child: the sum, one count in the first bucket
-    whose upper bound is >= ``amount`` (found by bisection instead of a loop; the last bound
-    is +Inf), and that bucket's exemplar. Each cell takes its own lock, as in the library,
-    so it is as thread safe. In multiprocess mode the cells are the library's file-backed
-    ones (their ``inc`` writes the file; exemplars are not kept, the sink passes none).
-    Where a child's internals differ (another prometheus_client), and for NaN, it calls the
-    library's ``observe``.
+    """One histogram series: bound on first use, exemplars at a bounded rate.
 
     Pre-binding counters is good (a 0 that rate() can start from); a histogram that is
     never observed would only add empty series, so ``Hist(family, labels)`` binds on the
     first observation; :meth:`of` wraps a child (or a label-less family) already bound.
+    Observations go through prometheus_client's public ``observe``. An exemplar is passed
+    with the first observation of the series and then at most once per
+    :data:`EXEMPLAR_INTERVAL_SECONDS` (by the ``now`` the caller gives, else the clock).
     """
 
-    __slots__ = ("_bounds", "_buckets", "_child", "_family", "_labels", "_sum")
+    __slots__ = ("_child", "_family", "_labels", "_next_exemplar")
 
     def __init__(self, family: Histogram, labels: tuple[str, ...]) -> None:
         self._family = family
         self._labels = labels
         self._child: Any = None
-        self._bounds: Any = None
-        self._buckets: Any = None
-        self._sum: Any = None
+        self._next_exemplar = -math.inf
 
     @classmethod
     def of(cls, child: Any) -> Hist:
         """Wrap a histogram child (or a histogram without labels) that is already bound."""
         h = cls(child, ())
-        h._attach(child)
+        h._child = child
         return h
-
-    def _attach(self, child: Any) -> None:
-        self._child = child
-        try:
-            cells, total, bounds = child._buckets, child._sum, child._upper_bounds
-        except AttributeError:  # pragma: no cover - another prometheus_client layout
-            return
-        if type(total) in _CELLS and len(cells) == len(bounds) and bounds[-1] == _INF:
-            self._bounds = tuple(bounds)
-            self._sum = total
-            self._buckets = cells  # last: observe() reads it as "ready"
 
     def observe(
         self,
@@ -101,47 +75,18 @@ class Hist:
         exemplar: dict[str, str] | None = None,
         now: float | None = None,
     ) -> None:
-        """Observe ``amount``; with ``exemplar`` (timestamped ``now``, else the time now).
-
-        ``exemplar`` must hold valid label names and at most 128 characters (not checked).
-        """
-        cells = self._buckets
-        if cells is None or amount != amount:
-            self._slow(amount, exemplar, now)
-            return
-        self._sum.inc(amount)
-        cell = cells[bisect_left(self._bounds, amount)]
-        cell.inc(1)
-        if exemplar:
-            cell.set_exemplar(
-                Exemplar(exemplar, amount, _time() if now is None else now)
-            )
-
-    def _slow(
-        self, amount: float, exemplar: dict[str, str] | None, now: float | None
-    ) -> None:
+        """Observe ``amount``, with ``exemplar`` if this series is due one."""
         child = self._child
         if child is None:
-            self._attach(self._family.labels(*self._labels))
-            if amount == amount:
-                self.observe(amount, exemplar, now)
+            child = self._child = self._family.labels(*self._labels)
+        if exemplar:
+            if now is None:
+                now = _time()
+            if now >= self._next_exemplar:
+                self._next_exemplar = now + EXEMPLAR_INTERVAL_SECONDS
+                child.observe(amount, exemplar)
                 return
-            child = self._child
-        child.observe(amount, exemplar)
-
-
-def adder(child: Any) -> Any:
-    """``child.inc`` for amounts the sink knows are >= 0, one Python call cheaper.
-
-    ``Counter.inc`` checks that the child is bound and that the amount is not negative,
-    then calls its value cell's ``inc`` (which takes the lock). For our bound children
-    and amounts that cannot be negative (event counts, byte sizes we measured) the cell's
-    ``inc`` alone does the same write (in memory or, in multiprocess mode, to the file);
-    where the child's internals differ, ``child.inc`` is used. Call it with the amount:
-    ``add(1)``.
-    """
-    cell: Any = getattr(child, "_value", None)
-    return cell.inc if type(cell) in _CELLS else child.inc
+        child.observe(amount)
 
 
 class Gen2Bundle:
@@ -186,14 +131,12 @@ class Bundle:
         self.token_input = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
         self.token_output = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_OUTPUT))
         s = _STREAM[stream]
-        self.exchanges = {
-            o: adder(f.exchanges.labels(model, s, o.value)) for o in Outcome
-        }
+        self.exchanges = {o: f.exchanges.labels(model, s, o.value).inc for o in Outcome}
         self.tokens_input = f.tokens.labels(model, sc.TOKEN_TYPE_INPUT)
         self.tokens_output = f.tokens.labels(model, sc.TOKEN_TYPE_OUTPUT)
         self.tokens_cache_read = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_READ)
         self.tokens_cache_write = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_WRITE)
-        self.retries = adder(f.http_retries.labels(model))
+        self.retries = f.http_retries.labels(model).inc
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, "")) if g else None
         self.gen2 = Gen2Bundle(f, genai) if g else None
@@ -208,7 +151,7 @@ class ErrorChildren:
         self, f: Families, model: str, response_model: str, error: str
     ) -> None:
         genai = (*_CHAT, model, response_model)
-        self.errors = adder(f.errors.labels(model, error))
+        self.errors = f.errors.labels(model, error).inc
         self.duration = Hist(f.duration, (*genai, error))
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, error)) if g else None
@@ -224,7 +167,7 @@ class ToolChildren:
 
     def __init__(self, f: Families, tool: str, caller: str) -> None:
         self.turnaround = Hist.of(f.tool_turnaround.labels(tool, caller))
-        self.result_bytes = adder(f.tool_result_bytes.labels(caller))
+        self.result_bytes = f.tool_result_bytes.labels(caller).inc
         g = f.gen2
         if g:
             h = g["execute_tool"]
@@ -299,8 +242,8 @@ class Families:
             (sc.L_OUTCOME,), registry=r,
         )  # fmt: skip
         self.code_executions = {
-            True: adder(executions.labels(sc.CODE_EXECUTION_SUCCESS)),
-            False: adder(executions.labels(sc.CODE_EXECUTION_ERROR)),
+            True: executions.labels(sc.CODE_EXECUTION_SUCCESS).inc,
+            False: executions.labels(sc.CODE_EXECUTION_ERROR).inc,
         }
         self.tool_turnaround = Histogram(
             sc.P_TOOL_TURNAROUND,
@@ -333,9 +276,9 @@ class Families:
             registry=r, buckets=sc.CONTAINER_REMAINING_BUCKETS,
         )  # fmt: skip
         self.container_remaining_cells = Hist.of(self.container_remaining)
-        self.add_created = adder(self.containers_created)
-        self.add_reuse = adder(self.container_reuses)
-        self.add_expired = adder(self.containers_expired)
+        self.add_created = self.containers_created.inc
+        self.add_reuse = self.container_reuses.inc
+        self.add_expired = self.containers_expired.inc
         self.http_retries = Counter(
             sc.P_HTTP_RETRIES, "HTTP attempts that were SDK retries (x-stainless-retry-count > 0).",
             (m,), registry=r,
@@ -507,7 +450,7 @@ class Families:
         if c is None:
             label = self.tools(tool)
             caller = sc.CALLER_PROGRAMMATIC if programmatic else sc.CALLER_DIRECT
-            c = adder(self.tool_calls.labels(label, caller))
+            c = self.tool_calls.labels(label, caller).inc
             if label == tool:
                 self._tool_calls[key] = c
         return c
@@ -517,7 +460,7 @@ class Families:
         c = self._server_tools.get(tool)
         if c is None:
             label = self.tools(tool)
-            c = adder(self.server_tool_calls.labels(label))
+            c = self.server_tool_calls.labels(label).inc
             if label == tool:
                 self._server_tools[tool] = c
         return c

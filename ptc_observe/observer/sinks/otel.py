@@ -30,6 +30,7 @@ inferred ones include the application's overhead and double the span volume).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -52,7 +53,6 @@ from opentelemetry.trace.status import Status, StatusCode
 from ..._version import __version__
 from ...events import Exchange, Outcome, Reply, ToolTurnaround
 from ...models import ToolUseBlock
-from ..correlator import evolve
 from . import _content as content, _otel_attributes as attributes, _semconv as sc
 from ._otel_metrics import GenAIMetrics
 
@@ -187,7 +187,9 @@ class OTelSink:
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
         if span_ctx.is_valid and span_ctx.trace_flags & _SAMPLED:
-            return evolve(ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id)
+            return dataclasses.replace(
+                ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id
+            )
         return ex
 
     # --- spans ---
