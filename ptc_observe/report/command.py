@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of the range ending at --until (default 24h; Prometheus only)",
     )
     parser.add_argument(
+        "--selector",
+        metavar="MATCHERS",
+        default="",
+        help='PromQL label matchers every query is restricted to, e.g. \'job="api",env="prod"\' '
+        "(Prometheus only)",
+    )
+    parser.add_argument(
         "--html",
         metavar="FILE",
         type=Path,
@@ -95,10 +102,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.metrics is not None:
         given = [f"--{n}" for n in ("since", "until") if getattr(args, n) is not None]
         given += ["--range"] if args.length is not None else []
+        given += ["--selector"] if args.selector else []
         if given:
             raise RangeError(
-                f"{', '.join(given)}: a /metrics snapshot has no time range (it holds totals "
-                "since the process started); use --prometheus for a range"
+                f"{', '.join(given)}: only with --prometheus (a /metrics snapshot is one set "
+                "of totals since the process started: no time range, no selector)"
             )
         from .snapshot import load_snapshot
 
@@ -109,7 +117,9 @@ def _run(args: argparse.Namespace) -> int:
         rng = TimeRange.parse(
             since=args.since, until=args.until, length=args.length, now=now
         )
-        collected = load_prometheus(args.prometheus, rng, timeout=args.timeout)
+        collected = load_prometheus(
+            args.prometheus, rng, matchers=args.selector, timeout=args.timeout
+        )
     report = build_report(collected)
     if args.html is not None:
         from .html import render_html

@@ -25,13 +25,24 @@ from .totals import Collected, Totals, has_ptc_data
 CHART_POINTS = 120
 
 
-def family_query(family: Family, seconds: float) -> str:
+def selector(sample: str, matchers: str = "") -> str:
+    """``sample{matchers}``: the series of ``sample`` restricted by label matchers.
+
+    ``matchers`` is PromQL's list of label matchers, with or without braces
+    (``job="api",env=~"prod|staging"``); Prometheus checks its syntax.
+    """
+    inner = matchers.strip().removeprefix("{").removesuffix("}").strip()
+    return f"{sample}{{{inner}}}" if inner else sample
+
+
+def family_query(family: Family, seconds: float, matchers: str = "") -> str:
     """The PromQL that sums ``family`` over a range of ``seconds`` ending at the query time."""
     window = _duration(seconds)
     by = ", ".join(family.by)
+    series = selector(family.sample, matchers)
     if family.info:
-        return f"max by ({by}) (last_over_time({family.sample}[{window}]))"
-    return f"sum by ({by}) (increase({family.sample}[{window}]))"
+        return f"max by ({by}) (last_over_time({series}[{window}]))"
+    return f"sum by ({by}) (increase({series}[{window}]))"
 
 
 def _duration(seconds: float) -> str:
@@ -116,8 +127,12 @@ class PrometheusAPI:
         return sorted(points.items())
 
 
-def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Collected:
+def load_prometheus(
+    url: str, rng: TimeRange, *, matchers: str = "", timeout: float = 30.0
+) -> Collected:
     """The report's totals over ``rng`` from the Prometheus server at ``url``.
+
+    ``matchers`` restricts every query to the series with these labels (``job="api"``).
 
     Raises:
         SourceError: unreachable, not Prometheus, or a query refused.
@@ -128,7 +143,9 @@ def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Colle
         totals: Totals = {}
         for family in ALL:
             values: dict[tuple[str, ...], float] = {}
-            for item in api.instant(family_query(family, rng.seconds), rng.end):
+            for item in api.instant(
+                family_query(family, rng.seconds, matchers), rng.end
+            ):
                 value = float(item["value"][1])
                 if not math.isfinite(value):
                     continue
@@ -137,17 +154,24 @@ def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Colle
             if values:
                 totals[family.sample] = values
         if not has_ptc_data(totals):
+            where = (
+                f"matching {{{matchers.strip().strip('{}')}}} "
+                if matchers.strip()
+                else ""
+            )
             wanted = ", ".join(f.sample for f in REQUIRED)
             raise NoMetricsError(
                 f"Prometheus at {api.url} has no ptc_observe cost or run metrics ({wanted}) "
-                f"between {iso(rng.start)} and {iso(rng.end)}: check that it scrapes a "
-                "ptc_observe process with cost metrics, and the range"
+                f"{where}between {iso(rng.start)} and {iso(rng.end)}: check that it scrapes "
+                "a ptc_observe process with cost metrics, the range and the selector"
             )
         step = max(1.0, rng.seconds / CHART_POINTS)
-        start = _first_sample(api, rng, step)
+        start = _first_sample(api, rng, step, matchers)
         window = 4 * step if step > 15 else 60.0
         spend_rate = api.series(
-            f"sum(rate({COST.sample}[{_duration(window)}])) * 3600", rng, step
+            f"sum(rate({selector(COST.sample, matchers)}[{_duration(window)}])) * 3600",
+            rng,
+            step,
         )
     finally:
         api.close()
@@ -155,19 +179,22 @@ def load_prometheus(url: str, rng: TimeRange, *, timeout: float = 30.0) -> Colle
     return Collected(
         totals,
         Window(description=description, start=start, end=rng.end, snapshot=False),
-        f"Prometheus {api.url}",
+        f"Prometheus {api.url}"
+        + (f" {selector('', matchers)}" if matchers.strip() else ""),
         tuple(spend_rate),
     )
 
 
-def _first_sample(api: PrometheusAPI, rng: TimeRange, step: float) -> datetime:
+def _first_sample(
+    api: PrometheusAPI, rng: TimeRange, step: float, matchers: str
+) -> datetime:
     """When the cost data in ``rng`` begins, to within ``step / 100`` (at least a second).
 
     A range query point has a value only if a sample at or before it exists (within the
     lookback), so the first point with data is the first one at or after the first sample:
     found on a coarse grid, then refined over the coarse step before it.
     """
-    expr = f"sum({COST.sample})"
+    expr = f"sum({selector(COST.sample, matchers)})"
     coarse = api.series(expr, rng, step)
     if not coarse:
         return rng.start

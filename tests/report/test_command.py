@@ -52,7 +52,12 @@ def _closed_port() -> int:
         (
             ["--metrics", "{snap}", "--range", "1h"],
             2,
-            "a /metrics snapshot has no time range",
+            "--range: only with --prometheus",
+        ),
+        (
+            ["--metrics", "{snap}", "--selector", 'job="x"'],
+            2,
+            "--selector: only with --prometheus",
         ),
         (
             [

@@ -78,7 +78,9 @@ def test_spend_only_metrics_say_what_is_missing(tmp_path: Path, now: datetime) -
     page = render_html(report)
     assert "No finished runs in the window." in page
     assert 'data-chart="spend-by-model" data-marks="0"' in page
-    assert page.count("no data in the window") == 2  # spend by model, spend by component
+    assert (
+        page.count("no data in the window") == 2
+    )  # spend by model, spend by component
     assert "<svg" not in page
     text = render_text(report)
     assert "no finished runs in the window" in text

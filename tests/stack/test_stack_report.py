@@ -233,3 +233,25 @@ def test_a_url_that_is_not_prometheus(prometheus: Live) -> None:
         SourceError, match="does not answer like the Prometheus HTTP API"
     ):
         load_prometheus(url, TimeRange(end - timedelta(hours=1), end))
+
+
+def test_selector_restricts_every_query(prometheus: Live) -> None:
+    """Matching the scraped job gives the same report; another job has no ptc metrics."""
+    end = _last_scrape(prometheus)
+    rng = TimeRange(end - timedelta(minutes=10), end)
+    matching = build_report(
+        load_prometheus(prometheus.url, rng, matchers='{job="ptc-demo"}')
+    )
+    assert matching.total_spend == pytest.approx(6.0, rel=1e-9)
+    assert matching.source == f'Prometheus {prometheus.url} {{job="ptc-demo"}}'
+    with pytest.raises(NoMetricsError, match=r'matching \{job="elsewhere"\}'):
+        load_prometheus(prometheus.url, rng, matchers='job="elsewhere"')
+
+
+def test_a_bad_selector_is_refused_by_prometheus(prometheus: Live) -> None:
+    """Prometheus's own parse error comes back as a SourceError naming the query problem."""
+    end = _last_scrape(prometheus)
+    with pytest.raises(SourceError, match=r"refused a query \(bad_data\)"):
+        load_prometheus(
+            prometheus.url, TimeRange(end - timedelta(minutes=10), end), matchers="job="
+        )
