@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
     model_validator,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "MessageDeltaEvent",
     "MessageStartEvent",
     "MessageStopEvent",
+    "OutputTokensDetails",
     "PingEvent",
     "ServerToolResultBlock",
     "ServerToolUsage",
@@ -134,11 +136,20 @@ class CacheCreation(_Wire):
 
 
 class ServerToolUsage(_Wire):
-    """Counts of server tool requests (``usage.server_tool_use``)."""
+    """Counts of server tool requests (``usage.server_tool_use``); what is billed.
+
+    Other ``*_requests`` counts the API adds are kept as extra fields.
+    """
 
     web_search_requests: int | None = None
     web_fetch_requests: int | None = None
     code_execution_requests: int | None = None
+
+
+class OutputTokensDetails(_Wire):
+    """``usage.output_tokens_details``: the reasoning (thinking) part of the output."""
+
+    thinking_tokens: int | None = None
 
 
 def total_input_tokens(usage: Any) -> int:
@@ -154,7 +165,12 @@ def total_input_tokens(usage: Any) -> int:
 
 
 class Usage(_Wire):
-    """Token usage of one response. ``None`` means the API did not say."""
+    """Token usage of one response. ``None`` means the API did not say.
+
+    ``output_tokens`` includes the reasoning tokens of ``output_tokens_details``;
+    ``cache_creation_input_tokens`` is the sum of the TTL split in ``cache_creation``.
+    Newer fields (``iterations`` of a compaction, ``speed``, ...) are kept as extras.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -162,6 +178,7 @@ class Usage(_Wire):
     cache_read_input_tokens: int | None = None
     cache_creation: CacheCreation | None = None
     server_tool_use: ServerToolUsage | None = None
+    output_tokens_details: OutputTokensDetails | None = None
     service_tier: str | None = None
     inference_geo: str | None = None
 
@@ -174,6 +191,11 @@ class Usage(_Wire):
     def is_empty(self) -> bool:
         """True when no token count is known at all."""
         return self.input_tokens is None and self.output_tokens is None
+
+
+def _usage_or_empty(value: Any) -> Any:
+    """``usage: null`` is a usage nobody reported: every count unknown, not an error."""
+    return {} if value is None else value
 
 
 # --- content blocks ---
@@ -332,6 +354,8 @@ class Message(_Wire):
     stop_details: Any = None
     usage: Usage = Field(default_factory=Usage)
 
+    _null_usage = field_validator("usage", mode="before")(_usage_or_empty)
+
     @property
     def tool_calls(self) -> list[ToolCall]:
         """The ``tool_use`` blocks in order as :class:`ToolCall` (no caller: direct)."""
@@ -368,10 +392,15 @@ class Message(_Wire):
 
 
 class APIError(_Wire):
-    """The ``error`` object of an error body or a mid-stream ``error`` event."""
+    """The ``error`` object of an error body or a mid-stream ``error`` event.
+
+    ``request_id``: the error body's top-level ``request_id`` (2026 bodies carry one),
+    which :func:`~ptc_observe.wire.messages.parse_error` copies here.
+    """
 
     type: str = "api_error"
     message: str = ""
+    request_id: str | None = None
 
 
 # --- stream events ---
@@ -422,6 +451,8 @@ class MessageDeltaEvent(_Wire):
     type: Literal["message_delta"] = "message_delta"
     delta: MessageDelta = Field(default_factory=MessageDelta)
     usage: Usage = Field(default_factory=Usage)
+
+    _null_usage = field_validator("usage", mode="before")(_usage_or_empty)
 
 
 class MessageStopEvent(_Wire):

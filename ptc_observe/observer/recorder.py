@@ -482,6 +482,8 @@ class ExchangeRecorder:
             except Exception as exc:
                 hooks.telemetry_error("response_parse", exc)
 
+        if request_id is None and api_error is not None:
+            request_id = api_error.request_id  # the error body's own, if it has one
         closed_early = not self._ended and (self._abandoned or self._exc_type is None)
         failed = (
             self._exc_type is not None

@@ -59,7 +59,8 @@ class Builder:
                 self.message = event.message
                 self._blocks = dict(enumerate(event.message.content))
         elif isinstance(event, ErrorEvent):
-            self.error = self.error or event.error
+            if self.error is None:
+                self.error = _with_request_id(event)
         elif self.message is None:
             if not isinstance(event, (PingEvent, UnknownEvent)):
                 self.anomaly(f"{event.type} before message_start")
@@ -157,3 +158,13 @@ class Builder:
         for name, value in event.usage:  # cumulative: replace, never add
             if value is not None:
                 setattr(usage, name, value)
+
+
+def _with_request_id(event: ErrorEvent) -> APIError:
+    """The event's error, with the event's top-level ``request_id`` if it has one."""
+    error = event.error
+    extra = event.model_extra
+    request_id = None if extra is None else extra.get("request_id")
+    if error.request_id is None and isinstance(request_id, str):
+        return error.model_copy(update={"request_id": request_id})
+    return error

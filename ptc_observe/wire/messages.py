@@ -84,6 +84,9 @@ _validate_json = Message.model_validate_json
 def parse_error(body: bytes) -> APIError | None:
     """Read an error body ``{"type": "error", "error": {"type", "message"}}``.
 
+    The body's top-level ``request_id`` (2026 bodies carry one) becomes the error's
+    ``request_id``.
+
     Returns:
         The error, or ``None`` when the body is not such an envelope (an HTML page
         from a proxy, an empty body, ...). Never raises.
@@ -97,9 +100,13 @@ def parse_error(body: bytes) -> APIError | None:
     if obj.get("type") not in ("error", None):
         return None
     try:
-        return APIError.model_validate(obj["error"])
+        error = APIError.model_validate(obj["error"])
     except (ValidationError, RecursionError, TypeError):
         return None
+    request_id = obj.get("request_id")
+    if error.request_id is None and isinstance(request_id, str):
+        error = error.model_copy(update={"request_id": request_id})
+    return error
 
 
 _EVENT_MODELS: dict[str, Any] = {

@@ -15,11 +15,16 @@ import msgspec
 from pydantic import ValidationError
 
 from ..events import (
+    CODE_EXECUTION,
     NO_USAGE,
     CodeResult,
     Reply,
+    ServerToolResult,
+    ServerToolUse,
     TokenUsage,
     ToolUse,
+    code_variant,
+    server_tool_requests,
 )
 from ..models import (
     DIRECT,
@@ -90,8 +95,9 @@ def _reply(obj: dict[str, Any]) -> Reply:
     if not isinstance(content, list):
         raise _Unsure
     tool_uses: list[ToolUse] = []
-    server_tools: list[str] = []
+    server_uses: list[ServerToolUse] = []
     code_results: list[CodeResult] = []
+    server_results: list[ServerToolResult] = []
     for block in content:
         if not isinstance(block, dict):
             raise _Unsure
@@ -99,11 +105,15 @@ def _reply(obj: dict[str, Any]) -> Reply:
         if kind == "tool_use":
             tool_uses.append(_tool_use(block))
         elif kind == "server_tool_use":
-            server_tools.append(_server_tool(block))
+            server_uses.append(_server_tool(block))
         elif kind == "code_execution_tool_result":
             code_results.append(_code_result(block))
         elif not isinstance(kind, str):
             raise _Unsure
+        elif kind.endswith(_RESULT) and "tool_use_id" in block:
+            # Blocks the model reads as ServerToolResultBlock: other code-execution
+            # variants (bash, text editor) and the other server tools' results.
+            _result_block(block, kind, code_results, server_results)
     return Reply(
         id=message_id,
         model=model,
@@ -111,10 +121,41 @@ def _reply(obj: dict[str, Any]) -> Reply:
         usage=_usage(obj.get("usage", _ABSENT)),
         container=_container(obj.get("container")),
         tool_uses=tuple(tool_uses),
-        server_tools=tuple(server_tools),
+        server_tool_uses=tuple(server_uses),
         code_results=tuple(code_results),
+        server_results=tuple(server_results),
         source=obj,
     )
+
+
+_RESULT = "_tool_result"
+
+
+def _result_block(
+    block: dict[str, Any],
+    kind: str,
+    code_results: list[CodeResult],
+    server_results: list[ServerToolResult],
+) -> None:
+    tool_use_id = block["tool_use_id"]
+    if not isinstance(tool_use_id, str):
+        raise _Unsure
+    caller = block.get("caller")
+    caller_type, caller_tool_id = (DIRECT, None) if caller is None else _caller(caller)
+    content = block.get("content")
+    variant = code_variant(kind)
+    if variant is not None:
+        code_results.append(CodeResult.read(variant, tool_use_id, content))
+    else:
+        server_results.append(
+            ServerToolResult(
+                tool_use_id,
+                kind,
+                ServerToolResult.failed(content, block.get("is_error")),
+                caller_type,
+                caller_tool_id,
+            )
+        )
 
 
 class _Caller(msgspec.Struct):
@@ -129,6 +170,14 @@ class _Object(msgspec.Struct):
 class _CodeContent(msgspec.Struct):
     type: str
     return_code: int | None = None
+    error_code: str | None = None
+    abort_reason: str | None = None
+
+
+class _Typed(msgspec.Struct):
+    """The ``type`` of a result content object (its other members are skipped)."""
+
+    type: Any = None
 
 
 _NULL = msgspec.Raw(b"null")
@@ -140,8 +189,18 @@ class _Block(msgspec.Struct):
     name: str | None = None
     input: _Object | msgspec.UnsetType = msgspec.UNSET
     caller: _Caller | None = None
-    tool_use_id: str | None = None
+    tool_use_id: str | None | msgspec.UnsetType = msgspec.UNSET
     content: msgspec.Raw = _NULL
+    is_error: Any = None
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
+class _OutputDetails(msgspec.Struct):
+    thinking_tokens: int | None = None
 
 
 class _Usage(msgspec.Struct):
@@ -149,6 +208,9 @@ class _Usage(msgspec.Struct):
     output_tokens: int | None = None
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
+    cache_creation: _CacheCreation | None = None
+    output_tokens_details: _OutputDetails | None = None
+    server_tool_use: dict[str, Any] | None = None
 
 
 class _Container(msgspec.Struct, forbid_unknown_fields=True):
@@ -161,13 +223,14 @@ class _Body(msgspec.Struct):
     id: str = ""
     model: str | None = None
     stop_reason: str | None = None
-    usage: _Usage | msgspec.UnsetType = msgspec.UNSET
+    usage: _Usage | None | msgspec.UnsetType = msgspec.UNSET
     container: _Container | None = None
     content: list[_Block] = []
 
 
 _BODY = msgspec.json.Decoder(_Body)
 _CODE_CONTENT = msgspec.json.Decoder(_CodeContent | None)
+_TYPED = msgspec.json.Decoder(_Typed)
 
 
 def _fast_reply(body: bytes) -> Reply | None:
@@ -190,35 +253,54 @@ def _fast_reply(body: bytes) -> Reply | None:
         if msg.type == "error":
             return None  # the reference raises
         tool_uses: list[ToolUse] = []
-        server_tools: list[str] = []
+        server_uses: list[ServerToolUse] = []
         code_results: list[CodeResult] = []
+        server_results: list[ServerToolResult] = []
         for block in msg.content:
             kind = block.type
+            caller = block.caller
+            if caller is not None and caller.type != DIRECT and not caller.tool_id:
+                return None  # CallerInfo refuses it: the model decides
             if kind == "tool_use" or kind == "server_tool_use":
                 use_id = block.id
                 name = block.name
-                caller = block.caller
                 if use_id is None or name is None:
                     return None
-                if caller is not None and caller.type != DIRECT and not caller.tool_id:
-                    return None  # CallerInfo refuses it: the model decides
                 if kind == "server_tool_use":
-                    server_tools.append(name)
+                    server_uses.append(
+                        ServerToolUse(use_id, name)
+                        if caller is None
+                        else ServerToolUse(use_id, name, caller.type, caller.tool_id)
+                    )
                 elif caller is None:
                     tool_uses.append(ToolUse(use_id, name))
                 else:
                     tool_uses.append(ToolUse(use_id, name, caller.type, caller.tool_id))
-            elif kind == "code_execution_tool_result":
+            elif kind.endswith(_RESULT):
                 tool_use_id = block.tool_use_id
-                if tool_use_id is None:
+                if (
+                    tool_use_id is msgspec.UNSET
+                    and kind != "code_execution_tool_result"
+                ):
+                    continue  # no tool_use_id: an unknown block to the model
+                if tool_use_id is None or tool_use_id is msgspec.UNSET:
                     return None
-                result = _CODE_CONTENT.decode(block.content)
-                if result is None:
-                    code_results.append(CodeResult(tool_use_id, False))
+                variant = code_variant(kind)
+                if variant is not None:
+                    code_results.append(_fast_code(variant, tool_use_id, block.content))
                 else:
-                    code = result.return_code
-                    succeeded = not result.type.endswith("_error") and not code
-                    code_results.append(CodeResult(tool_use_id, succeeded, code))
+                    content = block.content
+                    failed = block.is_error is True or (
+                        memoryview(content)[:1].tobytes() == b"{"
+                        and _error_type(_TYPED.decode(content).type)
+                    )
+                    server_results.append(
+                        ServerToolResult(tool_use_id, kind, failed)
+                        if caller is None
+                        else ServerToolResult(
+                            tool_use_id, kind, failed, caller.type, caller.tool_id
+                        )
+                    )
         usage = msg.usage
         container = msg.container
         return Reply(
@@ -226,23 +308,66 @@ def _fast_reply(body: bytes) -> Reply | None:
             model=msg.model,
             stop_reason=msg.stop_reason,
             usage=NO_USAGE
-            if usage is msgspec.UNSET
-            else TokenUsage(
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_creation_input_tokens,
-                usage.cache_read_input_tokens,
-            ),
+            if usage is msgspec.UNSET or usage is None
+            else _fast_usage(usage),
             container=None
             if container is None
             else _container({"id": container.id, "expires_at": container.expires_at}),
             tool_uses=tuple(tool_uses),
-            server_tools=tuple(server_tools),
+            server_tool_uses=tuple(server_uses),
             code_results=tuple(code_results),
+            server_results=tuple(server_results),
             source=body,
         )
     except (ValueError, RecursionError, _Unsure):  # msgspec's errors are ValueErrors
         return None
+
+
+def _error_type(kind: Any) -> bool:
+    return isinstance(kind, str) and kind.endswith("_error")
+
+
+def _fast_code(variant: str, tool_use_id: str, content: msgspec.Raw) -> CodeResult:
+    result = _CODE_CONTENT.decode(content)
+    if result is None:
+        return CodeResult(tool_use_id, False, None, variant)
+    kind = result.type
+    code = result.return_code
+    return CodeResult(
+        tool_use_id,
+        not kind.endswith("_error") and not code,
+        code,
+        variant,
+        kind,
+        result.error_code,
+        result.abort_reason,
+    )
+
+
+def _fast_usage(usage: _Usage) -> TokenUsage:
+    details = usage.output_tokens_details
+    split = usage.cache_creation
+    tools = usage.server_tool_use
+    requests: tuple[tuple[str, int], ...] = ()
+    if tools is not None:
+        for key, count in tools.items():
+            if (
+                count is not None
+                and type(count) is not int
+                and key.endswith("_requests")
+            ):
+                raise _Unsure
+        requests = server_tool_requests(tools)
+    return TokenUsage(
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_creation_input_tokens,
+        usage.cache_read_input_tokens,
+        None if details is None else details.thinking_tokens,
+        None if split is None else split.ephemeral_5m_input_tokens,
+        None if split is None else split.ephemeral_1h_input_tokens,
+        requests,
+    )
 
 
 def _tool_use(block: dict[str, Any]) -> ToolUse:
@@ -260,18 +385,19 @@ def _tool_use(block: dict[str, Any]) -> ToolUse:
     return ToolUse(use_id, name, *_caller(caller))
 
 
-def _server_tool(block: dict[str, Any]) -> str:
+def _server_tool(block: dict[str, Any]) -> ServerToolUse:
+    use_id = block.get("id")
     name = block.get("name")
     if (
-        not isinstance(block.get("id"), str)
+        not isinstance(use_id, str)
         or not isinstance(name, str)
         or not isinstance(block.get("input", {}), dict)
     ):
         raise _Unsure
     caller = block.get("caller")
-    if caller is not None:
-        _caller(caller)
-    return name
+    if caller is None:
+        return ServerToolUse(use_id, name)
+    return ServerToolUse(use_id, name, *_caller(caller))
 
 
 def _caller(caller: Any) -> tuple[str, str | None]:
@@ -289,6 +415,8 @@ def _caller(caller: Any) -> tuple[str, str | None]:
 
 
 def _code_result(block: dict[str, Any]) -> CodeResult:
+    # code_execution_tool_result: its content is a CodeExecutionResult, which
+    # validates it; any value the model might read otherwise lets it decide.
     tool_use_id = block.get("tool_use_id")
     result = block.get("content")
     if not isinstance(tool_use_id, str):
@@ -297,14 +425,15 @@ def _code_result(block: dict[str, Any]) -> CodeResult:
         return CodeResult(tool_use_id, False)
     if not isinstance(result, dict):
         raise _Unsure
-    kind = result.get("type")
     return_code = result.get("return_code")
-    if not isinstance(kind, str) or not (
-        return_code is None or type(return_code) is int
+    error_code = result.get("error_code")
+    if (
+        not isinstance(result.get("type"), str)
+        or not (return_code is None or type(return_code) is int)
+        or not (error_code is None or isinstance(error_code, str))
     ):
         raise _Unsure
-    succeeded = not kind.endswith("_error") and (return_code or 0) == 0
-    return CodeResult(tool_use_id, succeeded, return_code)
+    return CodeResult.read(CODE_EXECUTION, tool_use_id, result)
 
 
 # Containers of recent replies by (id, expires_at) text: a run names the same container
@@ -318,23 +447,60 @@ _ABSENT = object()
 
 
 def _usage(value: Any) -> TokenUsage:
-    # The four counts only, as plain ints (the pydantic Usage costs ~9 us to validate,
+    # The counts only, as plain ints (the pydantic Usage costs ~9 us to validate,
     # ~5 us even empty). Any other number form ("7", 7.0, true) lets Usage decide.
-    if value is _ABSENT:
+    if value is _ABSENT or value is None:  # usage: null is a usage nobody reported
         return NO_USAGE
     if not isinstance(value, dict):
         raise _Unsure
     get = value.get
-    counts = (
-        get("input_tokens"),
-        get("output_tokens"),
-        get("cache_creation_input_tokens"),
-        get("cache_read_input_tokens"),
-    )
-    for count in counts:
+    input_tokens = get("input_tokens")
+    output_tokens = get("output_tokens")
+    cache_write = get("cache_creation_input_tokens")
+    cache_read = get("cache_read_input_tokens")
+    details = get("output_tokens_details")
+    split = get("cache_creation")
+    tools = get("server_tool_use")
+    reasoning = _count(details, "thinking_tokens")
+    five = _count(split, "ephemeral_5m_input_tokens")
+    hour = _count(split, "ephemeral_1h_input_tokens")
+    for count in (input_tokens, output_tokens, cache_write, cache_read):
         if count is not None and type(count) is not int:
             raise _Unsure
-    return TokenUsage(*counts)
+    requests: tuple[tuple[str, int], ...] = ()
+    if tools is not None:
+        if not isinstance(tools, dict):
+            raise _Unsure
+        for key, count in tools.items():
+            if (
+                count is not None
+                and type(count) is not int
+                and key.endswith("_requests")
+            ):
+                raise _Unsure
+        requests = server_tool_requests(tools)
+    return TokenUsage(
+        input_tokens,
+        output_tokens,
+        cache_write,
+        cache_read,
+        reasoning,
+        five,
+        hour,
+        requests,
+    )
+
+
+def _count(obj: Any, name: str) -> int | None:
+    # A count inside one of the usage's detail objects (absent or null: unknown).
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise _Unsure
+    count = obj.get(name)
+    if count is not None and type(count) is not int:
+        raise _Unsure
+    return count
 
 
 def _container(value: Any) -> ContainerInfo | None:

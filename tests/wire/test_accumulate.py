@@ -232,7 +232,8 @@ class TestFixtureFacts:
         assert thinking.signature == "EqQBCkgIBhABGAIiQL7hZ2s0dGhpbmtpbmctc2lnbmF0dXJl"
         assert answer.text == "17 × 23 = 391."
         assert (m.usage.input_tokens, m.usage.output_tokens) == (51, 88)
-        assert m.usage.model_extra == {"output_tokens_details": {"thinking_tokens": 61}}
+        details = m.usage.output_tokens_details
+        assert details is not None and details.thinking_tokens == 61
 
     def test_ptc_final(self) -> None:
         """17: the code result arrives whole; container from message_delta."""

@@ -28,8 +28,9 @@ def facts(reply: Reply) -> tuple[Any, ...]:
         reply.usage,
         reply.container,
         reply.tool_uses,
-        reply.server_tools,
+        reply.server_tool_uses,
         reply.code_results,
+        reply.server_results,
     )
 
 
@@ -181,11 +182,19 @@ def test_code_results() -> None:
     body = body_of(content=blocks)
     reply = parse_reply(body)
     assert reply.code_results == (
-        CodeResult("srvtoolu_0", True, 0),
-        CodeResult("srvtoolu_1", False, 2),
-        CodeResult("srvtoolu_2", False, None),
+        CodeResult("srvtoolu_0", True, 0, "code_execution", "code_execution_result"),
+        CodeResult("srvtoolu_1", False, 2, "code_execution", "code_execution_result"),
+        CodeResult(
+            "srvtoolu_2",
+            False,
+            None,
+            "code_execution",
+            "code_execution_tool_result_error",
+            "x",
+        ),
         CodeResult("srvtoolu_3", False, None),
     )
+    assert [r.outcome for r in reply.code_results] == ["success", *["error"] * 3]
     assert facts(reply) == facts(Reply.from_message(parse_message(body)))
 
 
@@ -234,8 +243,89 @@ BLOCKS = st.one_of(
             ),
         },
     ),
-    st.fixed_dictionaries({"type": st.sampled_from(["text", 4, "novel"])}),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                [
+                    "bash_code_execution_tool_result",
+                    "text_editor_code_execution_tool_result",
+                    "web_fetch_tool_result",
+                    "web_search_tool_result",
+                    "mcp_tool_result",
+                ]
+            )
+        },
+        optional={
+            "tool_use_id": st.sampled_from(["srvtoolu_2", None, 3]),
+            "caller": CALLERS,
+            "is_error": st.sampled_from([True, False, None, "yes"]),
+            "content": st.one_of(
+                st.sampled_from([None, "x", [], [{"type": "text"}]]),
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "type": st.sampled_from(
+                            [
+                                "bash_code_execution_result",
+                                "text_editor_code_execution_view_result",
+                                "text_editor_code_execution_tool_result_error",
+                                "web_fetch_result",
+                                "web_search_tool_result_error",
+                                7,
+                            ]
+                        ),
+                        "return_code": st.sampled_from([0, 2, None, True, "1", 1.0]),
+                        "error_code": st.sampled_from(["unavailable", None, 5]),
+                        "abort_reason": st.sampled_from([None, "timeout", {"a": 1}]),
+                        "content": st.sampled_from([[], "file text"]),
+                    },
+                ),
+            ),
+        },
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                ["text", 4, "novel", "compaction", "redacted_thinking", "mcp_tool_use"]
+            )
+        }
+    ),
     st.sampled_from([None, 1, "block"]),
+)
+COUNTS = st.sampled_from([0, 5, None, "3", 2.0, True])
+DETAILS = st.one_of(
+    st.none(),
+    st.just("x"),
+    st.fixed_dictionaries({}, optional={"thinking_tokens": COUNTS}),
+)
+SPLITS: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.just([]),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "ephemeral_5m_input_tokens": COUNTS,
+            "ephemeral_1h_input_tokens": COUNTS,
+        },
+    ),
+)
+SERVER_TOOL_USE = st.one_of(
+    st.none(),
+    st.just(1),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "web_search_requests",
+                "web_fetch_requests",
+                "code_execution_requests",
+                "tool_search_requests",
+                "_requests",
+                "other",
+            ]
+        ),
+        COUNTS,
+        max_size=3,
+    ),
 )
 MESSAGES = st.fixed_dictionaries(
     {},
@@ -253,6 +343,11 @@ MESSAGES = st.fixed_dictionaries(
                 optional={
                     "input_tokens": st.sampled_from([1, "2", None, 1.5, "x"]),
                     "output_tokens": st.sampled_from([1, None]),
+                    "cache_creation_input_tokens": st.sampled_from([0, 9, None]),
+                    "output_tokens_details": DETAILS,
+                    "cache_creation": SPLITS,
+                    "server_tool_use": SERVER_TOOL_USE,
+                    "iterations": st.sampled_from([None, [{"type": "compaction"}]]),
                 },
             ),
         ),
