@@ -1,17 +1,17 @@
 """The 2026 wire: every code-execution variant, callers, usage details, passing shapes.
 
 JSON bodies and streams of the shapes real traffic shows (``ptc-wire-format.md`` §3-4,
-``/work/shared/fixtures/real``): facts read the same from the msgspec path, the
+``tests/real/corpus.py``): facts read the same from the msgspec path, the
 reference path and the validated model, and nothing new is an error or an anomaly.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from real.corpus import Recording, recordings
 
 from ptc_observe.events import (
     CodeResult,
@@ -29,11 +29,8 @@ from .test_msgspec_paths import EDGES, assert_reply_paths_agree
 from .test_reply import body_of, facts
 from .wirecases import MSTOP, ev
 
-REAL = Path("/work/shared/fixtures/real")
-REAL_JSON = sorted(
-    p for p in REAL.glob("*.json") if not p.name.endswith(".request.json")
-)
-REAL_SSE = sorted(REAL.glob("*.sse"))
+REAL_JSON = [r for r in recordings() if not r.stream]
+REAL_SSE = [r for r in recordings() if r.stream]
 CALLED = {"type": "code_execution_20260120", "tool_id": "srvtoolu_code"}
 
 
@@ -527,20 +524,20 @@ def test_error_bodies_give_their_request_id() -> None:
 # --- the real recordings ---
 
 
-@pytest.mark.parametrize("path", REAL_JSON, ids=lambda p: p.name)
-def test_real_json_bodies_read_the_same_on_every_path(path: Path) -> None:
-    body = path.read_bytes()
+@pytest.mark.parametrize("recording", REAL_JSON, ids=lambda r: r.name)
+def test_real_json_bodies_read_the_same_on_every_path(recording: Recording) -> None:
+    body = recording.body
     assert_reply_paths_agree(body)
     for edge in EDGES:
         assert_reply_paths_agree(edge(body))
-    if b'"type": "error"' not in body and b'"type":"error"' not in body:
+    if recording.status == 200:
         all_paths(body)
 
 
-@pytest.mark.parametrize("path", REAL_SSE, ids=lambda p: p.name)
-def test_real_streams_have_no_anomaly(path: Path) -> None:
+@pytest.mark.parametrize("recording", REAL_SSE, ids=lambda r: r.name)
+def test_real_streams_have_no_anomaly(recording: Recording) -> None:
     """Every recorded stream is complete and clean, in any chunking and either mode."""
-    body = path.read_bytes()
+    body = recording.body
     for capture in (False, True):
         for size in (len(body), 7, 1):
             acc = StreamAccumulator(capture_content=capture)
