@@ -25,8 +25,15 @@ from .timing import Plan, measure
 
 __all__ = ["DEFAULT_CONFIGS", "main", "pick_scenarios"]
 
-DEFAULT_CONFIGS = ("sdk_tracing", "naive", "naive_span", "ptc_full", "ptc_nosinks")
-"""The references and ptc_observe's main configuration, plus its recording-only cost."""
+DEFAULT_CONFIGS = (
+    "sdk_tracing",
+    "naive",
+    "naive_span",
+    "ptc_full",
+    "ptc_metrics",
+    "ptc_nosinks",
+)
+"""The references, ptc_observe's main configuration, metrics only, and recording alone."""
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -78,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the long stream (no marginal per-event figure; halves a stream's time)",
     )
+    parser.add_argument(
+        "--gc",
+        choices=["user", "frozen"],
+        default="user",
+        help="garbage collector during the rounds: as an application has it (default), "
+        "or frozen with full collections between rounds (less noise; see bench/timing.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--list", action="store_true", help="list scenarios and configurations"
@@ -124,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         budget_seconds=args.budget,
         min_rounds=args.min_rounds,
         max_rounds=max(60, args.min_rounds),
+        gc=args.gc,
     )
     out: dict[str, Any] = {}
     for scenario in scenarios:

@@ -88,8 +88,12 @@ class Config:
         """Why the configuration cannot run here, or ``None``."""
 
     def sdk_kwargs(self) -> dict[str, Any]:
-        """Extra keyword arguments for ``Anthropic(...)`` / ``AsyncAnthropic(...)``."""
-        return {"open_telemetry": False}
+        """Extra keyword arguments for ``Anthropic(...)`` / ``AsyncAnthropic(...)``.
+
+        None: the SDK's default options, what a user gets (its tracing goes to the global
+        tracer provider, the API's no-op here, so it makes non-recording spans).
+        """
+        return {}
 
     def wrap(self, lib: types.ModuleType, inner: Any, is_async: bool) -> Any:
         """The transport the client is given, built around the mock (or real) ``inner`` one."""

@@ -1,7 +1,6 @@
 """Tables and targets: turns the measurements into Markdown and PASS/FAIL verdicts.
 
-Every verdict is a ratio against figures of the same run (the issue's rule), except the one
-absolute figure the issue names (120 us), which is reported as such and depends on the machine.
+Every verdict is a ratio against figures of the same run (the issue's rule).
 
 Two per-event figures are reported for streams. The **all-in average** is a stream's overhead
 divided by its events (201): it carries the fixed per-exchange cost (hundreds of us), so it

@@ -131,6 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument(
+        "--gc",
+        choices=["user", "frozen"],
+        default="user",
+        help="garbage collector during the rounds: as an application has it (default), "
+        "or frozen with full collections between rounds (less noise; see bench/timing.py)",
+    )
+    parser.add_argument(
         "--server",
         choices=["bench", "emulator"],
         default="bench",
@@ -142,9 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     plan = (
-        Plan(budget_seconds=args.budget or 5.0, min_rounds=6, max_rounds=15, warmup=10)
+        Plan(
+            budget_seconds=args.budget or 5.0,
+            min_rounds=6,
+            max_rounds=15,
+            warmup=10,
+            gc=args.gc,
+        )
         if args.quick
-        else Plan(budget_seconds=args.budget or 16.0)
+        else Plan(budget_seconds=args.budget or 16.0, gc=args.gc)
     )
     names = args.configs.split(",") if args.configs else None
     wanted = set(args.scenarios.split(",")) if args.scenarios else None

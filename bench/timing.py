@@ -98,6 +98,12 @@ class Plan:
         min_calls: at least this many calls per batch.
         warmup: at most this many untimed calls per configuration before the first round.
         warmup_seconds: and about this long.
+        gc: ``"user"`` (default): the garbage collector as an application has it, so each
+            configuration pays for the collections its own allocations cause; only the young
+            generations are collected between rounds. ``"frozen"``: everything alive before
+            the rounds is frozen out of the collector's reach and a full collection runs
+            between rounds (less noise, but allocation-heavy code looks cheaper than a user
+            sees it).
     """
 
     batch_seconds: float = 0.03
@@ -107,6 +113,7 @@ class Plan:
     min_calls: int = 2
     warmup: int = 30
     warmup_seconds: float = 0.2
+    gc: str = "user"
 
 
 @dataclass
@@ -362,11 +369,13 @@ def _measure(
         calls_per_batch[long] = max(low, min(2000, round(plan.batch_seconds / probe)))
 
     lanes = [(config, long) for config in active for long in lengths]
-    # Everything alive now (the SDK's thousands of types, every client) is moved out of the
-    # collector's reach: a full collection then scans only what the rounds allocate (~1 ms
-    # instead of ~250 ms with the anthropic package loaded).
+    # "frozen": everything alive now (the SDK's thousands of types, every client) is moved
+    # out of the collector's reach, and a full collection then scans only what the rounds
+    # allocate (~1 ms instead of ~250 ms with the anthropic package loaded).
+    frozen = plan.gc == "frozen"
     gc.collect()
-    gc.freeze()
+    if frozen:
+        gc.freeze()
     rounds = 0
     # Rounds until the wall-clock budget is spent, within [min_rounds, max_rounds]: a slow
     # phase of the machine stretches wall time, not the process CPU time the batches measure.
@@ -376,8 +385,11 @@ def _measure(
         shift = rounds % len(lanes)
         round_means: dict[tuple[str, bool], float] = {}
         # A collection between rounds (not between batches), so that no batch pays much for
-        # the garbage of another.
-        gc.collect()
+        # the garbage of another; with the user's collector, only the young generations.
+        if frozen:
+            gc.collect()
+        else:
+            gc.collect(1)
         for config, long in lanes[shift:] + lanes[:shift]:
             n = calls_per_batch[long]
             round_means[config.name, long] = (
@@ -390,7 +402,8 @@ def _measure(
             if name != bare.name:
                 (res.long_diffs if long else res.diffs).append(mean - base)
         rounds += 1
-    gc.unfreeze()
+    if frozen:
+        gc.unfreeze()
     return ScenarioResult(
         scenario,
         calls_per_batch[False],
