@@ -95,11 +95,12 @@ class Report:
         return sum(self.spend.values())
 
     def spend_by_model(self) -> dict[str, float]:
-        """USD per model, largest first."""
+        """USD per model with any spend, largest first."""
         out: dict[str, float] = defaultdict(float)
         for (model, _), usd in self.spend.items():
             out[model] += usd
-        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+        ranked = sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+        return {model: usd for model, usd in ranked if usd > 0}
 
     def spend_by_component(self) -> dict[str, float]:
         """USD per cost component, in the documented component order."""
@@ -215,9 +216,9 @@ def build_report(collected: Collected) -> Report:
         source=collected.source,
         window=collected.window,
         spend={(k[0], k[1]): v for k, v in get(F.COST).items()},
-        unpriced_tokens={k[0]: v for k, v in get(F.UNPRICED).items()},
+        unpriced_tokens={k[0]: v for k, v in get(F.UNPRICED).items() if v > 0},
         tokens={(k[0], k[1]): v for k, v in get(F.TOKENS).items()},
-        modes={name: modes[name] for name in _ordered(modes, F.MODES)},
+        modes={n: modes[n] for n in _ordered(modes, F.MODES) if modes[n].runs > 0},
         prices=sorted(PriceData(*k) for k in get(F.PRICE_INFO)),
         spend_series=list(collected.spend_series),
     )

@@ -1,9 +1,9 @@
 """The snapshot source: one saved ``/metrics`` text (a file, standard input or a URL).
 
 A snapshot holds counters since each process started, not increases over a range; the report
-says so. ``process_start_time_seconds`` (exposed by prometheus_client's default registry)
-dates the start, the file's modification time (or now, for a URL) the end, so a projected
-month can still be given. Parsing is prometheus_client's own text parser (the OpenMetrics one
+says so. The earliest ``ptc_cost_usd_created`` (the first priced exchange) or else
+``process_start_time_seconds`` (prometheus_client's default registry) dates the start, the
+file's modification time (or now, for a URL) the end, so a projected month can still be given. Parsing is prometheus_client's own text parser (the OpenMetrics one
 when the text ends with ``# EOF``).
 """
 
@@ -21,11 +21,12 @@ from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 
 from .errors import NoMetricsError, SourceError
-from .families import REQUIRED
+from .families import COST, REQUIRED
 from .timerange import Window, iso
 from .totals import Collected, group, has_ptc_data
 
 _START = "process_start_time_seconds"
+_CREATED = COST.sample.removesuffix("_total") + "_created"
 _ACCEPT = (
     "text/plain;version=0.0.4;q=1, application/openmetrics-text;version=1.0.0;q=0.5"
 )
@@ -56,13 +57,7 @@ def load_snapshot(where: str, *, now: datetime, timeout: float = 10.0) -> Collec
         raise NoMetricsError(
             f"{where}: no ptc_observe cost or run metrics ({wanted}); {hint}"
         )
-    starts = [v for name, _, v in samples if name == _START and v > 0]
-    start = datetime.fromtimestamp(min(starts), tz=timezone.utc) if starts else None
-    since = (
-        f"since the process started at {iso(start)}"
-        if start
-        else "since each process started"
-    )
+    start, since = _start(samples)
     window = Window(
         description=f"snapshot taken {iso(taken)}: totals {since}",
         start=start,
@@ -70,6 +65,30 @@ def load_snapshot(where: str, *, now: datetime, timeout: float = 10.0) -> Collec
         snapshot=True,
     )
     return Collected(totals, window, where)
+
+
+def _start(
+    samples: list[tuple[str, dict[str, str], float]],
+) -> tuple[datetime | None, str]:
+    """When the snapshot's counting began, and how the report words it.
+
+    The earliest ``ptc_cost_usd_created`` (prometheus_client's creation time of each cost
+    series: the first priced exchange) if exposed, else the earliest
+    ``process_start_time_seconds``, else unknown.
+    """
+    created = [v for name, _, v in samples if name == _CREATED and v > 0]
+    if created:
+        first = _utc(min(created))
+        return first, f"since the process started, the first priced at {iso(first)}"
+    starts = [v for name, _, v in samples if name == _START and v > 0]
+    if starts:
+        first = _utc(min(starts))
+        return first, f"since the process started at {iso(first)}"
+    return None, "since each process started"
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
 def _read(where: str, *, now: datetime, timeout: float) -> tuple[str, datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from .model import Report
@@ -19,12 +20,13 @@ COMPARISON_NOTE = "per-run averages over different tasks, not matched pairs: a m
 
 
 def usd(value: float | None) -> str:
-    """``$1,234.56``; more digits below a cent; ``-`` for no value."""
+    """``$1,234.56``; three significant digits below a dollar (``$0.0215``); ``-`` for none."""
     if value is None:
         return "-"
-    if value != 0 and abs(value) < 0.01:
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:,.2f}"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    decimals = 2 - math.floor(math.log10(abs(value)))
+    return f"${value:.{decimals}f}"
 
 
 def num(value: float | None, unit: str = "") -> str:

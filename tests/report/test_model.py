@@ -72,3 +72,22 @@ def test_estimates_and_price_data(report: Report) -> None:
     assert report.saved_tokens_estimate == 200000.0
     assert report.saved_usd_estimate == pytest.approx(0.6)
     assert report.prices == [PriceData("genai-prices", "0.0.41", "2026-11-20")]
+
+
+def test_zero_series_are_left_out(tmp_path: Path, now: datetime) -> None:
+    """Series created at zero (a mode without runs, a priced model's unpriced counter) show no row."""
+    path = tmp_path / "zeros.prom"
+    path.write_text(
+        "# TYPE ptc_cost_usd_total counter\n"
+        'ptc_cost_usd_total{gen_ai_request_model="a",component="input"} 0.5\n'
+        'ptc_cost_usd_total{gen_ai_request_model="b",component="input"} 0\n'
+        "# TYPE ptc_unpriced_tokens_total counter\n"
+        'ptc_unpriced_tokens_total{gen_ai_request_model="a"} 0\n'
+        "# TYPE ptc_runs_total counter\n"
+        'ptc_runs_total{mode="direct"} 2\n'
+        'ptc_runs_total{mode="none"} 0\n'
+    )
+    report = build_report(load_snapshot(str(path), now=now))
+    assert report.spend_by_model() == {"a": 0.5}
+    assert report.unpriced_tokens == {}
+    assert report.mode_order() == ["direct"]

@@ -13,6 +13,7 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.openmetrics.exposition import (
     generate_latest as generate_openmetrics,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from ptc_observe.report import NoMetricsError, SourceError, load_snapshot
 
@@ -81,7 +82,15 @@ def test_reads_what_prometheus_client_exposes(
     got = load_snapshot(str(path), now=now)
     assert got.totals["ptc_cost_usd_total"] == {("m", "input"): 0.25}
     assert got.totals["ptc_runs_total"] == {("direct",): 3.0}
-    assert got.window.start is None  # no process_start_time_seconds in this registry
+    # No process_start_time_seconds in this registry: the cost series' creation time dates it.
+    created = [
+        sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+        if sample.name == "ptc_cost_usd_created"
+    ]
+    assert got.window.start == datetime.fromtimestamp(created[0], tz=timezone.utc)
+    assert "the first priced at" in got.window.description
 
 
 def test_standard_input(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:

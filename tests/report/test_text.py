@@ -37,11 +37,11 @@ def test_sections_and_values(snapshot_file: Path, now: datetime) -> None:
     assert total.split() == [
         "total",
         "$2.00",
-        "$0.25",
-        "$0.75",
+        "$0.250",
+        "$0.750",
         "$2.50",
-        "$0.10",
-        "$0.40",
+        "$0.100",
+        "$0.400",
         "$6.00",
     ]
     rt = next(line for line in lines if line.strip().startswith("round trips per run"))
@@ -68,6 +68,8 @@ def test_columns_are_aligned(snapshot_file: Path, now: datetime) -> None:
 def test_formatting_helpers() -> None:
     """Small amounts keep their digits; fractional increases keep one decimal."""
     assert usd(0.000123) == "$0.000123"
+    assert usd(0.02153) == "$0.0215"
+    assert usd(0.0) == "$0.00"
     assert usd(1234.5) == "$1,234.50"
     assert usd(None) == "-"
     assert num(12.34) == "12.3"
