@@ -23,7 +23,7 @@ def usd(value: float | None) -> str:
     """``$1,234.56``; three significant digits below a dollar (``$0.0215``); ``-`` for none."""
     if value is None:
         return "-"
-    if value == 0 or abs(value) >= 1:
+    if value == 0 or abs(value) >= 0.9995:  # rounds to $1.00 or more
         return f"${value:,.2f}"
     decimals = 2 - math.floor(math.log10(abs(value)))
     return f"${value:.{decimals}f}"

@@ -70,6 +70,8 @@ def test_formatting_helpers() -> None:
     assert usd(0.000123) == "$0.000123"
     assert usd(0.02153) == "$0.0215"
     assert usd(0.0) == "$0.00"
+    assert usd(0.99999999) == "$1.00"
+    assert usd(0.9994) == "$0.999"
     assert usd(1234.5) == "$1,234.50"
     assert usd(None) == "-"
     assert num(12.34) == "12.3"
