@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from ._cliutil import EXIT_USAGE, guarded
 from ._version import __version__
 
 # subcommand -> (module, one-line help). Each module has ``main(argv) -> int``.
@@ -48,15 +49,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name}: {text}" for name, (_, text) in sorted(_COMMANDS.items())
         ),
     )
-    if not args or args[0].startswith("-"):
-        parser.parse_args(args)  # prints help/version or the usage error, and exits
-        return 2
-    command, rest = args[0], args[1:]
+    if not args or args[0] in ("-h", "--help", "--version"):
+        parser.parse_args(
+            args[:1]
+        )  # prints help/version (or the usage error), and exits
+        return EXIT_USAGE
+    first = args[0]
+    if first.startswith("-"):
+        # Name the option rather than argparse's "the following arguments are required".
+        parser.print_usage(sys.stderr)
+        print(
+            f"ptc-observe: error: unknown option {first.split('=', 1)[0]}"
+            " (a command's options go after the command,"
+            " e.g. ptc-observe demo --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    command, rest = first, args[1:]
     if command not in _COMMANDS:
-        parser.parse_args(args)
-        return 2
-    module = importlib.import_module(_COMMANDS[command][0])
-    return int(module.main(rest))
+        parser.parse_args(args[:1])  # "invalid choice: ... (choose from ...)", exits 2
+        return EXIT_USAGE
+
+    def run(argv: Sequence[str]) -> int:
+        module = importlib.import_module(_COMMANDS[command][0])
+        return int(module.main(argv))
+
+    return guarded(f"ptc-observe {command}", run, rest)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import signal
@@ -20,88 +21,48 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._cliutil import EXIT_USAGE, bind_error, guarded, silence_stdout
+from .ledger import Unreachable, fetch_stats, tool_calls_between
+from .options import build_parser, problem
+from .schedule import REUSE_WINDOW, Planned, schedule
 from .summary import Snapshot, ledger_check, progress_line, render
-from .workload import Job, JobResult, arun_job, plan_jobs, run_job
+from .workload import JobResult, arun_job, run_job
+
+__all__ = ["BANNER", "Demo", "build_parser", "main"]
 
 BANNER = (
     "Traffic is EMULATED: a local Messages API emulator stands in for the Claude API"
     " (no network, no API key)."
 )
 
+EXIT_TASK_FAILED = 1
+"""A task failed without an injected fault, or the emulator could not be reached."""
 
-def build_parser() -> argparse.ArgumentParser:
-    """The demo's options."""
-    parser = argparse.ArgumentParser(
-        prog="ptc-observe demo",
-        description="Run an emulated PTC workload through the official SDK and show what ptc_observe sees.",
-    )
-    parser.add_argument(
-        "--duration",
-        type=float,
-        default=15.0,
-        metavar="SECONDS",
-        help="how long to start new tasks (default: 15)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=4.0,
-        metavar="TASKS_PER_SECOND",
-        help="tasks started per second (default: 4)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=7, help="workload and emulator seed (default: 7)"
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=9464,
-        help="port of the /metrics endpoint while the demo runs; 0 picks a free one (default: 9464)",
-    )
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="interface for /metrics (default: 127.0.0.1; 0.0.0.0 in containers)",
-    )
-    parser.add_argument(
-        "--forever",
-        action="store_true",
-        help="run until interrupted (for the compose stack)",
-    )
-    parser.add_argument(
-        "--emulator-url",
-        metavar="URL",
-        help="use a running emulator (ptc-observe emulator) instead of starting one",
-    )
-    parser.add_argument(
-        "--container-ttl",
-        type=float,
-        default=6.0,
-        metavar="SECONDS",
-        help="idle lifetime of the local emulator's containers, short so that expiries show (default: 6)",
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=16,
-        help="tasks in flight at most (default: 16)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    return parser
+# Faults after HTTP 200, which the SDK does not retry: they fail their task, with these errors.
+TASK_FAILING_FAULTS: Mapping[str, frozenset[str]] = {
+    "stream_error": frozenset(
+        {"APIStatusError", "OverloadedError", "InternalServerError"}
+    ),
+    "stream_cut": frozenset({"RemoteProtocolError", "ReadError", "APIConnectionError"}),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; returns the exit code."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.rate <= 0 or args.duration < 0 or args.concurrency < 1:
-        print(
-            "ptc-observe demo: --rate and --concurrency must be positive, --duration >= 0",
-            file=sys.stderr,
-        )
-        return 2
+    """Run the demo; returns the exit code (see ``ptc-observe demo --help``)."""
+    return guarded(
+        "ptc-observe demo", _main, list(sys.argv[1:] if argv is None else argv)
+    )
+
+
+def _main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    wrong = problem(args)
+    if wrong is not None:
+        print(f"ptc-observe demo: {wrong}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         import anthropic  # noqa: F401
         import httpx2  # noqa: F401
@@ -110,8 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ptc-observe demo needs the official SDK: pip install 'ptc-observe[demo]' ({exc})",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     return Demo(args).run()
+
+
+def injected(result: JobResult) -> bool:
+    """Whether ``result``'s failure is the one its injected fault causes."""
+    fault = result.job.fault
+    return (
+        fault is not None
+        and result.error is not None
+        and result.error in TASK_FAILING_FAULTS.get(fault, ())
+    )
 
 
 class Demo:
@@ -124,8 +95,28 @@ class Demo:
         self.registry = CollectorRegistry()
         self.stop = threading.Event()
         self.results: deque[JobResult] = deque()
-        self.recent_containers: deque[str] = deque(maxlen=32)
         self.running = 0
+        self.interrupted: str | None = None  # the signal that stopped the run
+        self.broken_pipe = False
+        self._stopping: asyncio.Event | None = None
+        self._tasks: dict[int, asyncio.Task[JobResult | None]] = {}
+        self._reusable: deque[int] = deque(maxlen=REUSE_WINDOW)
+
+    def say(self, line: str = "") -> None:
+        """Print a line; when stdout's reader went away, stop the run quietly instead."""
+        if self.broken_pipe:
+            return
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            self.broken_pipe = True
+            silence_stdout()
+            self._request_stop()
+
+    def _request_stop(self) -> None:
+        self.stop.set()
+        if self._stopping is not None:
+            self._stopping.set()
 
     # --- set-up ---------------------------------------------------------------
 
@@ -176,81 +167,146 @@ class Demo:
     # --- running --------------------------------------------------------------
 
     def run(self) -> int:
-        """Start everything, drive the workload, print the summary."""
+        """Start everything, drive the workload, print the summary; returns the exit code."""
         from ..emulator import Emulator, EmulatorServer, Latency
         from ..observer.exposition import start_metrics_server
         from ..observer.pipeline import Observer
 
         args = self.args
-        tracer_provider, meter_provider, notes = self._tracing()
-        observer = Observer(
-            registry=self.registry,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-        )
+        before: Mapping[str, Any] | None = None
+        if args.emulator_url:
+            base_url = args.emulator_url.rstrip("/")
+            try:
+                before = fetch_stats(base_url)
+            except Unreachable as exc:
+                print(
+                    f"ptc-observe demo: cannot reach the emulator at {base_url} ({exc});"
+                    " start one with `ptc-observe emulator`, or leave out --emulator-url"
+                    " to let the demo start its own",
+                    file=sys.stderr,
+                )
+                return EXIT_TASK_FAILED
         try:
             metrics, _ = start_metrics_server(
                 args.port, addr=args.host, registry=self.registry
             )
         except OSError as exc:
             print(
-                f"ptc-observe demo: cannot serve /metrics on {args.host}:{args.port}: {exc}",
+                "ptc-observe demo: "
+                + bind_error("/metrics", args.host, args.port, exc),
                 file=sys.stderr,
             )
-            return 2
+            return EXIT_USAGE
+        tracer_provider, meter_provider, notes = self._tracing()
+        observer = Observer(
+            registry=self.registry,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+        )
         server = None
         emulator = None
-        if args.emulator_url:
-            base_url = args.emulator_url.rstrip("/")
-        else:
-            emulator = Emulator(
-                seed=args.seed,
-                container_ttl=args.container_ttl,
-                latency=Latency(ttft=0.04, per_token=0.0004),
-            )
-            server = EmulatorServer(emulator)
-            base_url = server.start()
-        metrics_url = f"http://{args.host}:{metrics.server_port}/metrics"
-        print(BANNER)
-        print(f"emulator  {base_url}")
-        print(f"metrics   {metrics_url}")
-        for note in notes:
-            print(note)
-        mode = "until interrupted" if args.forever else f"for {args.duration:g} s"
-        print(
-            f"workload  {args.rate:g} tasks/s {mode}, seed {args.seed}, through the official anthropic SDK\n",
-            flush=True,
-        )
-        started = time.perf_counter()
         try:
+            if not args.emulator_url:
+                emulator = Emulator(
+                    seed=args.seed,
+                    container_ttl=args.container_ttl,
+                    latency=Latency(ttft=0.04, per_token=0.0004),
+                )
+                server = EmulatorServer(emulator)
+                base_url = server.start()
+            metrics_url = f"http://{args.host}:{metrics.server_port}/metrics"
+            self.say(BANNER)
+            self.say(f"emulator  {base_url}")
+            self.say(f"metrics   {metrics_url}")
+            for note in notes:
+                self.say(note)
+            mode = "until interrupted" if args.forever else f"for {args.duration:g} s"
+            self.say(
+                f"workload  {args.rate:g} tasks/s {mode}, seed {args.seed},"
+                " through the official anthropic SDK\n"
+            )
+            started = time.perf_counter()
             asyncio.run(self._drive(observer, base_url, started))
-        except KeyboardInterrupt:  # pragma: no cover - interactive
-            pass
+            elapsed = time.perf_counter() - started
         finally:
             if server is not None:
                 server.stop()
+            metrics.shutdown()
+            metrics.server_close()
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
+        unexpected = self._summary(metrics_url, elapsed, emulator, before, base_url)
+        return self._exit_code(unexpected)
+
+    def _exit_code(self, unexpected: int) -> int:
+        if self.broken_pipe:
+            return 128 + int(getattr(signal, "SIGPIPE", 13))
+        if self.interrupted is not None and not self.args.forever:
+            return 128 + int(getattr(signal, self.interrupted, signal.SIGINT))
+        return EXIT_TASK_FAILED if unexpected else 0
+
+    def _summary(
+        self,
+        metrics_url: str,
+        elapsed: float,
+        emulator: Any,
+        before: Mapping[str, Any] | None,
+        base_url: str,
+    ) -> int:
+        """Print the summary; returns the number of tasks that failed unexpectedly."""
         snap = Snapshot.of(self.registry)
-        print(
-            f"\nsummary after {time.perf_counter() - started:.1f} s, read back from {metrics_url}"
-        )
         tasks = list(self.results)
-        failed = sum(1 for r in tasks if not r.ok)
+        as_injected = sum(1 for r in tasks if not r.ok and injected(r))
+        unexpected = sum(1 for r in tasks if not r.ok and not injected(r))
         restarts = sum(r.expired_container_restarts for r in tasks)
-        print(
-            f"tasks            {len(tasks)} run, {failed} failed by injected faults,"
+        how = ""
+        if self.interrupted is not None:
+            how = (
+                f", interrupted by {self.interrupted} (no task started after it;"
+                " the running ones were let finish)"
+            )
+        self.say(f"\nsummary after {elapsed:.1f} s{how}, read back from {metrics_url}")
+        failed = f"{as_injected} failed by injected faults"
+        if unexpected:
+            failed += f", {unexpected} failed WITHOUT an injected fault (see above)"
+        self.say(
+            f"tasks            {len(tasks)} run, {failed},"
             f" {restarts} restarted after their container expired"
         )
         for line in render(snap):
-            print(line)
+            self.say(line)
         if emulator is not None:
             for line in ledger_check(snap, emulator.stats()):
-                print(line)
-        print(f"\n{BANNER}")
-        metrics.shutdown()
-        metrics.server_close()
-        tracer_provider.shutdown()
-        meter_provider.shutdown()
-        return 0
+                self.say(line)
+        else:
+            for line in self._remote_ledger(snap, before, base_url):
+                self.say(line)
+        self.say(f"\n{BANNER}")
+        return unexpected
+
+    def _remote_ledger(
+        self, snap: Snapshot, before: Mapping[str, Any] | None, base_url: str
+    ) -> list[str]:
+        """The ground-truth line from the ledger of the emulator at ``--emulator-url``."""
+        why = None
+        after = None
+        if before is None:
+            why = f"{base_url} has no ledger at /_emulator/stats (not a ptc-observe emulator?)"
+        else:
+            try:
+                after = fetch_stats(base_url)
+            except Unreachable as exc:
+                why = f"the emulator at {base_url} stopped answering ({exc})"
+            if after is None and why is None:
+                why = f"{base_url} no longer serves its ledger at /_emulator/stats"
+        if before is None or after is None:
+            return [f"ground truth     not checked: {why}"]
+        lines = list(ledger_check(snap, tool_calls_between(before, after)))
+        return [
+            *lines,
+            "                 (read from the ledger of the emulator at"
+            f" {base_url}, before and after the run; other clients of it meanwhile count too)",
+        ]
 
     async def _drive(self, observer: Any, base_url: str, started: float) -> None:
         import anthropic
@@ -259,7 +315,6 @@ class Demo:
         from ..emulator import builtin_scenarios
 
         args = self.args
-        rng = random.Random(args.seed)
         scenarios = [s for s in builtin_scenarios() if s.prompt]
         sync_client = anthropic.Anthropic(
             api_key="emulated",
@@ -273,82 +328,125 @@ class Demo:
             max_retries=2,
             http_client=httpx2.AsyncClient(transport=observer.async_transport()),
         )
+        self._stopping = stopping = asyncio.Event()
+        if self.stop.is_set():
+            stopping.set()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.stop.set)
-            except (
-                NotImplementedError,
-                RuntimeError,
-            ):  # pragma: no cover - non-main thread
-                pass
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass  # not on Windows / not in the main thread
         limit = asyncio.Semaphore(args.concurrency)
-        tasks: set[asyncio.Task[None]] = set()
         last_progress = 0.0
-        while not self.stop.is_set():
-            elapsed = time.perf_counter() - started
-            if not args.forever and elapsed >= args.duration:
-                break
-            plan = plan_jobs(scenarios, rng, 1)[0]
-            job = Job(
-                scenario=plan["scenario"],
-                programmatic=plan["programmatic"],
-                use_async=plan["use_async"],
-                stream=plan["stream"],
-                fault=plan["fault"],
-                cached_system=plan["cached_system"],
-                container=self._reuse(rng) if plan["reuse"] else None,
-            )
-            seed = rng.randrange(2**32)
-            await limit.acquire()
-            task = asyncio.create_task(
-                self._one(job, sync_client, async_client, seed, limit)
-            )
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            if not args.quiet and elapsed - last_progress >= 2.0:
-                last_progress = elapsed
-                print(
-                    progress_line(elapsed, Snapshot.of(self.registry), self.running),
-                    flush=True,
+        try:
+            for planned in schedule(scenarios, args.seed, args.rate):
+                if not args.forever and planned.at >= args.duration:
+                    break
+                wait = started + planned.at - time.perf_counter()
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(stopping.wait(), wait)
+                    except asyncio.TimeoutError:
+                        pass
+                if stopping.is_set() or not await self._slot(limit, stopping):
+                    break
+                task = asyncio.create_task(
+                    self._one(planned, sync_client, async_client, limit)
                 )
-            # Poisson arrivals at --rate tasks per second.
-            await asyncio.sleep(rng.expovariate(args.rate))
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        sync_client.close()
-        await async_client.close()
+                self._remember(planned, task)
+                elapsed = time.perf_counter() - started
+                if not args.quiet and elapsed - last_progress >= 2.0:
+                    last_progress = elapsed
+                    self.say(
+                        progress_line(elapsed, Snapshot.of(self.registry), self.running)
+                    )
+            running = [t for t in self._tasks.values() if not t.done()]
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError):  # pragma: no cover
+                    pass
+            sync_client.close()
+            await async_client.close()
 
-    def _reuse(self, rng: random.Random) -> str | None:
-        """A container of an earlier task: the newest (likely alive) or the oldest (by
-        now often expired, as when a user comes back after a pause)."""
-        if not self.recent_containers:
-            return None
-        return self.recent_containers[-1 if rng.random() < 0.5 else 0]
+    def _on_signal(self, sig: signal.Signals) -> None:
+        """First Ctrl-C/SIGTERM: start no more tasks; the second: cancel the running ones."""
+        if self.interrupted is None:
+            self.interrupted = sig.name
+            if not self.args.quiet:
+                self.say(
+                    f"\n{sig.name}: starting no more tasks; waiting for the"
+                    f" {self.running} running (Ctrl-C again cancels them)"
+                )
+            self._request_stop()
+            return
+        for task in self._tasks.values():
+            task.cancel()
+
+    @staticmethod
+    async def _slot(limit: asyncio.Semaphore, stopping: asyncio.Event) -> bool:
+        """Take a concurrency slot; ``False`` if the run is stopped while waiting."""
+        if not limit.locked():
+            await limit.acquire()
+            return True
+        acquire = asyncio.ensure_future(limit.acquire())
+        stopped = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if stopping.is_set():
+                limit.release()
+                return False
+            return True
+        acquire.cancel()
+        return False
+
+    def _remember(self, planned: Planned, task: asyncio.Task[JobResult | None]) -> None:
+        """Keep the tasks a later one may reuse the container of (the plan's window)."""
+        self._tasks[planned.index] = task
+        if planned.job.programmatic:
+            self._reusable.append(planned.index)
+        keep = set(self._reusable)
+        for index in [i for i, t in self._tasks.items() if t.done() and i not in keep]:
+            del self._tasks[index]
 
     async def _one(
         self,
-        job: Job,
+        planned: Planned,
         sync_client: Any,
         async_client: Any,
-        seed: int,
         limit: asyncio.Semaphore,
-    ) -> None:
+    ) -> JobResult | None:
         self.running += 1
         try:
-            rng = random.Random(seed)
+            job = planned.job
+            if planned.reuse_of is not None:
+                earlier = self._tasks.get(planned.reuse_of)
+                if earlier is not None:
+                    # The plan says: start in that task's container, so wait for its end.
+                    await asyncio.wait({earlier})
+                    done = None if earlier.cancelled() else earlier.result()
+                    if done is not None and done.container:
+                        job = dataclasses.replace(job, container=done.container)
+            rng = random.Random(planned.seed)
             if job.use_async:
                 result = await arun_job(async_client, job, rng)
             else:
                 result = await asyncio.to_thread(run_job, sync_client, job, rng)
             self.results.append(result)
-            if result.container:
-                self.recent_containers.append(result.container)
             if not self.args.quiet and not result.ok:
-                print(
-                    f"          task {job.label}: {result.error} (as injected)",
-                    flush=True,
-                )
+                if injected(result):
+                    why = f"(as injected: {job.fault})"
+                else:
+                    why = "(NOT an injected fault)"
+                    if result.error_detail:
+                        why = f"{result.error_detail} {why}"
+                self.say(f"          task {job.label}: {result.error} {why}")
+            return result
         finally:
             self.running -= 1
             limit.release()

@@ -103,6 +103,35 @@ def _fmt_counts(counts: Mapping[str, float]) -> str:
     return ", ".join(f"{k or '-'} {v:.0f}" for k, v in items if v) or "none"
 
 
+# Code that fails in the container is an answer the model reads, not a failed task.
+_CODE_ERRORS_NOTE = (
+    "  (error: code that failed in the container; the model reads the error and"
+    " carries on: not a failed task)"
+)
+
+
+def _error_lines(by_type: Mapping[str, float]) -> list[str]:
+    """Failed exchanges in three groups: the API's error types, the HTTP statuses of retried
+    attempts (the SDK retries without reading the body, so only the status is known), and
+    errors of the connection or the stream."""
+    api = {k: v for k, v in by_type.items() if k.endswith("_error")}
+    status = {k: v for k, v in by_type.items() if k.isdigit()}
+    other = {k: v for k, v in by_type.items() if k not in api and k not in status}
+    if not any(by_type.values()):
+        return ["errors           none"]
+    groups = [
+        ("API error types", api),
+        ("HTTP status of retried attempts (body not read)", status),
+        ("connection or stream", other),
+    ]
+    lines: list[str] = []
+    for title, counts in groups:
+        if any(counts.values()):
+            head = "errors" if not lines else ""
+            lines.append(f"{head:<17}{title}: {_fmt_counts(counts)}")
+    return lines
+
+
 def render(snap: Snapshot) -> list[str]:
     """The end-of-run summary, one line per fact."""
     exchanges = snap.by("ptc_exchanges_total", "outcome")
@@ -125,7 +154,9 @@ def render(snap: Snapshot) -> list[str]:
             f"{kind} {tokens.get(kind, 0):.0f}"
             for kind in ("input", "output", "cache_read", "cache_write")
         ),
-        f"code executions  {_fmt_counts(snap.by('ptc_code_executions_total', 'outcome'))}",
+        f"code executions  {_fmt_counts(snap.by('ptc_code_executions_total', 'outcome'))}"
+        + _CODE_ERRORS_NOTE
+        * bool(snap.total("ptc_code_executions_total", outcome="error")),
         f"containers       created {snap.total('ptc_containers_created_total'):.0f},"
         f" reused {snap.total('ptc_container_reuses_total'):.0f},"
         f" expired {snap.total('ptc_containers_expired_total'):.0f}",
@@ -141,7 +172,7 @@ def render(snap: Snapshot) -> list[str]:
         ),
         f"tool turnaround  p50 {_fmt_seconds(snap.quantile('ptc_tool_turnaround_seconds', 0.5))},"
         f" p95 {_fmt_seconds(snap.quantile('ptc_tool_turnaround_seconds', 0.95))}",
-        f"errors           {_fmt_counts(snap.by('ptc_errors_total', 'error_type'))}",
+        *_error_lines(snap.by("ptc_errors_total", "error_type")),
         f"retries          {snap.total('ptc_http_retries_total'):.0f}",
         f"telemetry errors {snap.total('ptc_telemetry_errors_total'):.0f}",
     ]
@@ -157,12 +188,13 @@ def progress_line(elapsed: float, snap: Snapshot, running: int) -> str:
     errors = snap.total("ptc_errors_total")
     return (
         f"[{elapsed:5.1f}s] {exchanges:5.0f} exchanges  {calls:5.0f} tool calls"
-        f" ({share:3.0f}% programmatic)  {errors:3.0f} errors  {running:2d} tasks running"
+        f" ({share:3.0f}% programmatic)  {errors:3.0f} errors"
+        f"  {running:2d} {'task' if running == 1 else 'tasks'} running"
     )
 
 
 def ledger_check(snap: Snapshot, stats: Mapping[str, Any]) -> Iterable[str]:
-    """Compare observed tool calls with what the in-process emulator says it sent."""
+    """Compare observed tool calls with what the emulator's ledger says it sent."""
     sent = stats.get("tool_use_blocks", {})
     sent_direct = sum(sent.get("direct", {}).values())
     sent_prog = sum(

@@ -96,6 +96,7 @@ class JobResult:
     rounds: int = 0
     container: str | None = None
     error: str | None = None
+    error_detail: str = ""
     expired_container_restarts: int = 0
     seconds: float = 0.0
     tool_calls: int = 0
@@ -242,6 +243,7 @@ def _task(
         result.ok = True
     except Exception as exc:  # the demo reports failures; the telemetry has them too
         result.error = type(exc).__name__
+        result.error_detail = str(exc)[:200]
     finally:
         result.container = container
 

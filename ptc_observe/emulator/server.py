@@ -28,6 +28,7 @@ try:
 except ImportError as exc:  # pragma: no cover - h11 comes with httpx's httpcore
     raise ImportError("the emulator's HTTP server needs h11: pip install h11") from exc
 
+from .._cliutil import bind_error, port
 from .core import Emulator
 from .errors import error_body
 from .faults import Latency
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=8765,
         help="port to bind; 0 picks a free one (default: 8765)",
     )
@@ -351,6 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _announce(url: str) -> None:
+    print(f"emulator listening on {url}", flush=True)
+    print(
+        f"point the official SDK at it: anthropic.Anthropic(base_url={url!r},"
+        ' api_key="emulated"), or ANTHROPIC_BASE_URL=' + url,
+        flush=True,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator server until interrupted; returns the exit code."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -371,9 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(
-            server.serve(lambda url: print(f"emulator listening on {url}", flush=True))
-        )
+        task = asyncio.ensure_future(server.serve(_announce))
         with contextlib.suppress(
             NotImplementedError, RuntimeError
         ):  # not on Windows / not main thread
@@ -386,6 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        print(f"ptc-observe emulator: {exc}", file=sys.stderr)
-        return 1
+        print(
+            "ptc-observe emulator: "
+            + bind_error("the emulator", args.host, args.port, exc),
+            file=sys.stderr,
+        )
+        return 2
     return 0
