@@ -355,8 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _announce(url: str) -> None:
     print(f"emulator listening on {url}", flush=True)
     print(
-        f"point the official SDK at it: anthropic.Anthropic(base_url={url!r},"
-        ' api_key="emulated"), or ANTHROPIC_BASE_URL=' + url,
+        f'point the official SDK at it: anthropic.Anthropic(base_url="{url}",'
+        f' api_key="emulated"), or ANTHROPIC_BASE_URL={url}',
         flush=True,
     )
 
