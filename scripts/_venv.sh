@@ -35,7 +35,8 @@ ensure_venv() {
         printf '%s\n' "$want" > "$stamp"
     fi
     # Everything after this runs the venv's python, pytest, ruff, mypy, ptc-observe.
-    export VIRTUAL_ENV="$PWD/$VENV"
+    VIRTUAL_ENV="$(cd "$VENV" && pwd)"
+    export VIRTUAL_ENV
     export PATH="$VIRTUAL_ENV/bin:$PATH"
     hash -r
 }

@@ -191,3 +191,46 @@ class TestClosedPipe:
         assert done.stdout.startswith("Traffic is EMULATED")
         assert "Traceback" not in done.stderr
         assert done.returncode == 141
+
+
+class TestReadmeCommands:
+    def _commands(self) -> list[str]:
+        text = (REPO / "README.md").read_text(encoding="utf-8")
+        block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+        return [line.split("#", 1)[0].strip() for line in block.splitlines()]
+
+    def test_readme_commands_and_ci(self) -> None:
+        """The README opens with the two commands, and CI runs exactly the test one."""
+        assert self._commands() == ["bash scripts/demo", "bash scripts/test"]
+        ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+        assert ci.rstrip().splitlines()[-1] == "exec bash scripts/test"
+
+    @pytest.mark.slow
+    def test_demo_command_makes_its_own_venv(self, tmp_path: Path) -> None:
+        """`bash scripts/demo` on a Python that only has `python3` (Debian's, where pip
+        refuses system installs, when the machine has it): it makes a virtual environment,
+        installs the demo extra into it and runs the demo from there."""
+        debian = Path("/usr/bin/python3")
+        python = str(debian) if debian.exists() else sys.executable
+        venv = tmp_path / "venv"
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "PYTHON": python,
+            "VENV": str(venv),
+        }
+        env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
+        done = subprocess.run(
+            ["bash", "scripts/demo", "--duration", "1", "--port", "0", "--quiet"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"== venv: creating {venv}" in done.stdout
+        assert "summary after" in done.stdout
+        assert (venv / "bin" / "ptc-observe").exists()
