@@ -142,19 +142,28 @@ def overview() -> JSON:
                 stack=True,
             ),
             timeseries(
-                "Server tools and code executions",
-                "Server-side tool calls (code_execution, web_search, ...) per second, and code executions by outcome.",
+                "Server tools by caller",
+                "Server-side tool calls (code_execution, bash_code_execution, web_fetch, web_search, ...) per second; programmatic = called by code in a container (e.g. a web_fetch made from a PTC cell), direct = by the model.",
                 [
                     Target(
-                        f"sum by (gen_ai_tool_name) (rate(ptc_server_tool_calls_total[{RI}]))",
-                        "{{gen_ai_tool_name}}",
-                    ),
-                    Target(
-                        f"sum by (outcome) (rate(ptc_code_executions_total[{RI}]))",
-                        "code execution: {{outcome}}",
+                        f"sum by (gen_ai_tool_name, caller) (rate(ptc_server_tool_calls_total[{RI}]))",
+                        "{{gen_ai_tool_name}} ({{caller}})",
                     ),
                 ],
                 unit="ops",
+                stack=True,
+            ),
+            timeseries(
+                "Code executions by variant and outcome",
+                "Code-execution results per second of every variant (code_execution = the Python cell PTC runs, bash_code_execution, text_editor_code_execution); error = a *_error result or a non-zero return code.",
+                [
+                    Target(
+                        f"sum by (gen_ai_tool_name, outcome) (rate(ptc_code_executions_total[{RI}]))",
+                        "{{gen_ai_tool_name}}: {{outcome}}",
+                    ),
+                ],
+                unit="ops",
+                stack=True,
             ),
             timeseries(
                 "Tool turnaround by tool and caller",
@@ -215,6 +224,35 @@ def overview() -> JSON:
                 min_value=0,
                 max_value=1,
                 width=8,
+            ),
+            timeseries(
+                "Reasoning tokens and cache writes by TTL",
+                "Reasoning (thinking) tokens per second: a part of the output tokens above, not in addition to them. Cache-write tokens per second by time to live (5m and 1h are priced differently; unknown = not split by the API).",
+                [
+                    Target(
+                        f"sum(rate(ptc_reasoning_tokens_total{{{MODEL}}}[{RI}]))",
+                        "reasoning (part of output)",
+                    ),
+                    Target(
+                        f"sum by (ttl) (rate(ptc_cache_write_tokens_total{{{MODEL}}}[{RI}]))",
+                        "cache write {{ttl}}",
+                    ),
+                ],
+                unit="suffix: tok/s",
+                width=12,
+            ),
+            timeseries(
+                "Billed server tool requests",
+                "Server tool requests per second as usage.server_tool_use reports them (what is billed): web_search, web_fetch, ...",
+                [
+                    Target(
+                        f"sum by (server_tool) (rate(ptc_server_tool_requests_total{{{MODEL}}}[{RI}]))",
+                        "{{server_tool}}",
+                    ),
+                ],
+                unit="ops",
+                stack=True,
+                width=12,
             ),
             timeseries(
                 "Tokens per exchange (gen_ai.client.token.usage)",

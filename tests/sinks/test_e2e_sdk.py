@@ -430,7 +430,13 @@ def test_ptc_run(make_client, mode, prom_registry, span_exporter, sdk_tracing, s
     assert sample(r, "ptc_container_remaining_seconds_count") == 2
     assert sample(r, "ptc_containers_active") == 1
     assert (
-        sample(r, "ptc_server_tool_calls_total", gen_ai_tool_name="code_execution") == 1
+        sample(
+            r,
+            "ptc_server_tool_calls_total",
+            gen_ai_tool_name="code_execution",
+            caller="direct",
+        )
+        == 1
     )
     # The requests really carried the container and the results.
     spans = span_exporter.get_finished_spans()

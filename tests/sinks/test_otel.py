@@ -114,9 +114,13 @@ class TestChatSpan:
             "gen_ai.usage.output_tokens": 246,
             "gen_ai.usage.cache_read.input_tokens": 0,
             "gen_ai.usage.cache_creation.input_tokens": 0,
+            "ptc.usage.cache_write_5m.input_tokens": 0,
+            "ptc.usage.cache_write_1h.input_tokens": 0,
             "ptc.outcome": "ok",
             "ptc.tool_calls.direct": 0,
             "ptc.tool_calls.programmatic": 1,
+            "ptc.server_tool_calls.direct": 1,
+            "ptc.server_tool_calls.programmatic": 0,
             "ptc.container.id": C,
             "ptc.container.expires_at": "2026-08-21T09:18:37.318204+00:00",
             "ptc.container.reused": False,
@@ -206,6 +210,7 @@ class TestChatSpan:
         assert event.name == "ptc.code_execution_result"
         assert event.timestamp == span.end_time
         assert dict(event.attributes or {}) == {
+            "gen_ai.tool.name": "code_execution",
             "gen_ai.tool.call.id": SRVTOOLU,
             "ptc.code_execution.outcome": "success",
             "ptc.code_execution.return_code": 0,
@@ -726,6 +731,8 @@ class TestUnderTheSDKSpan:
             "ptc.outcome": "ok",
             "ptc.tool_calls.direct": 0,
             "ptc.tool_calls.programmatic": 1,
+            "ptc.server_tool_calls.direct": 1,
+            "ptc.server_tool_calls.programmatic": 0,
             "ptc.container.id": C,
             "ptc.container.expires_at": "2026-08-21T09:18:37.318204+00:00",
             "ptc.container.reused": False,

@@ -146,12 +146,22 @@ class TestFixtures:
             if s.name.endswith("_total")
         ) == sum(calls.values())
         for tool, n in server.items():
-            assert value(r, "ptc_server_tool_calls_total", gen_ai_tool_name=tool) == n
+            assert (
+                value(
+                    r,
+                    "ptc_server_tool_calls_total",
+                    gen_ai_tool_name=tool,
+                    caller="direct",
+                )
+                == n
+            )
         expected_success = 1 if fixture.startswith("04") else 0
+        executions = {"gen_ai_tool_name": "code_execution"}
         assert (
-            value(r, "ptc_code_executions_total", outcome="success") == expected_success
+            value(r, "ptc_code_executions_total", **executions, outcome="success")
+            == expected_success
         )
-        assert value(r, "ptc_code_executions_total", outcome="error") == 0
+        assert value(r, "ptc_code_executions_total", **executions, outcome="error") == 0
         # No stream: no time to first chunk; no failure: no error series.
         assert (
             value(r, "gen_ai_client_operation_time_to_first_chunk_seconds_count", **OK)
@@ -479,10 +489,23 @@ class TestPTCRun:
             == 2
         )
         assert (
-            value(r, "ptc_server_tool_calls_total", gen_ai_tool_name="code_execution")
+            value(
+                r,
+                "ptc_server_tool_calls_total",
+                gen_ai_tool_name="code_execution",
+                caller="direct",
+            )
             == 1
         )
-        assert value(r, "ptc_code_executions_total", outcome="success") == 1
+        assert (
+            value(
+                r,
+                "ptc_code_executions_total",
+                gen_ai_tool_name="code_execution",
+                outcome="success",
+            )
+            == 1
+        )
         assert value(r, "ptc_containers_created_total") == 1
         assert value(r, "ptc_container_reuses_total") == 2
         assert value(r, "ptc_containers_expired_total") == 0

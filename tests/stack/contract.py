@@ -59,8 +59,15 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("ptc_errors_total", "counter", ("gen_ai_request_model", "error_type")),
     Metric("ptc_tokens_total", "counter", ("gen_ai_request_model", "token_kind")),
     Metric("ptc_tool_calls_total", "counter", ("gen_ai_tool_name", "caller")),
-    Metric("ptc_server_tool_calls_total", "counter", ("gen_ai_tool_name",)),
-    Metric("ptc_code_executions_total", "counter", ("outcome",)),
+    Metric("ptc_server_tool_calls_total", "counter", ("gen_ai_tool_name", "caller")),
+    Metric(
+        "ptc_server_tool_requests_total",
+        "counter",
+        ("gen_ai_request_model", "server_tool"),
+    ),
+    Metric("ptc_reasoning_tokens_total", "counter", ("gen_ai_request_model",)),
+    Metric("ptc_cache_write_tokens_total", "counter", ("gen_ai_request_model", "ttl")),
+    Metric("ptc_code_executions_total", "counter", ("gen_ai_tool_name", "outcome")),
     Metric("ptc_tool_turnaround_seconds", "histogram", ("gen_ai_tool_name", "caller")),
     Metric("ptc_tool_result_bytes_total", "counter", ("caller",)),
     Metric("ptc_containers_created_total", "counter"),
@@ -96,6 +103,8 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "caller": ("direct", "programmatic"),
     "resource": ("requests", "tokens", "input_tokens", "output_tokens"),
     "stage": ("stream_parse", "sink"),
+    "server_tool": ("web_search", "web_fetch"),
+    "ttl": ("5m", "1h", "unknown"),
 }
 
 # Label values that differ from LABEL_VALUES for one family.
@@ -107,7 +116,14 @@ FAMILY_LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "ptc_server_tool_calls_total": {
         "gen_ai_tool_name": ("code_execution", "web_search")
     },
-    "ptc_code_executions_total": {"outcome": ("success", "error")},
+    "ptc_code_executions_total": {
+        "gen_ai_tool_name": (
+            "code_execution",
+            "bash_code_execution",
+            "text_editor_code_execution",
+        ),
+        "outcome": ("success", "error"),
+    },
 }
 
 

@@ -79,6 +79,8 @@ def sdk_usage(ex: Exchange) -> dict[str, Any]:
         attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.total_input_tokens
     if usage.output_tokens is not None:
         attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.reasoning_tokens is not None:
+        attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
     return attrs
 
 
@@ -135,6 +137,15 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
             attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
             if latest:
                 attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = cache_write
+        reasoning = usage.reasoning_tokens
+        if reasoning is not None:
+            attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+        five = usage.cache_write_5m_tokens
+        if five is not None:
+            attrs[sc.PTC_USAGE_CACHE_WRITE_5M] = five
+        hour = usage.cache_write_1h_tokens
+        if hour is not None:
+            attrs[sc.PTC_USAGE_CACHE_WRITE_1H] = hour
     if ex.streamed:
         ttfc = ex.timings.time_to_first_token
         if ttfc is not None:
@@ -175,6 +186,14 @@ def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
                 programmatic += 1
         attrs[sc.PTC_TOOL_CALLS_DIRECT] = len(uses) - programmatic
         attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
+        servers = reply.server_tool_uses
+        if servers:
+            programmatic = 0
+            for server in servers:
+                if server.caller_type != DIRECT and server.caller_tool_id is not None:
+                    programmatic += 1
+            attrs[sc.PTC_SERVER_TOOL_CALLS_DIRECT] = len(servers) - programmatic
+            attrs[sc.PTC_SERVER_TOOL_CALLS_PROGRAMMATIC] = programmatic
     sighting = ex.container
     if sighting is not None:
         attrs[sc.PTC_CONTAINER_ID] = sighting.id

@@ -17,6 +17,7 @@ from ..._version import __version__
 from ...events import Exchange, Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
+from ._otel_ptc_metrics import PTCMetrics
 
 __all__ = ["GenAIMetrics"]
 
@@ -97,6 +98,7 @@ class GenAIMetrics:
         self.tools = BoundedValues(max_label_values)
         self.errors = BoundedValues(max_label_values)
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.ptc = PTCMetrics(meter, max_label_values)
 
     def _attributes(
         self,
@@ -205,14 +207,19 @@ class GenAIMetrics:
                 self.operation2[0].record(total_input, attrs, context=ctx)
             if output is not None:
                 self.operation2[1].record(output, attrs, context=ctx)
-            for t in ex.tool_turnarounds:
-                tool_attrs = {
-                    sc.GEN_AI_OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
-                    sc.GEN_AI_TOOL_NAME: self.tools(t.tool_name),
-                }
-                if t.is_error:
-                    tool_attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
-                self.execute_tool2.record(t.seconds, tool_attrs, context=ctx)
+            self._tool_durations(ex, ctx)
+        if reply is not None:
+            self.ptc.record(ex, reply, ctx)
+
+    def _tool_durations(self, ex: Exchange, ctx: Context | None) -> None:
+        for t in ex.tool_turnarounds:
+            tool_attrs = {
+                sc.GEN_AI_OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
+                sc.GEN_AI_TOOL_NAME: self.tools(t.tool_name),
+            }
+            if t.is_error:
+                tool_attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
+            self.execute_tool2.record(t.seconds, tool_attrs, context=ctx)
 
 
 def _context(ex: Exchange, span_context: SpanContext | None) -> Context | None:

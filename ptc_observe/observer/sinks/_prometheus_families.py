@@ -110,9 +110,12 @@ class Bundle:
         "duration2",
         "exchanges",
         "gen2",
+        "cache_write_ttl",
         "model",
+        "reasoning",
         "response_model",
         "retries",
+        "server_requests",
         "token_input",
         "token_output",
         "tokens_cache_read",
@@ -136,6 +139,15 @@ class Bundle:
         self.tokens_output = f.tokens.labels(model, sc.TOKEN_TYPE_OUTPUT)
         self.tokens_cache_read = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_READ)
         self.tokens_cache_write = f.tokens.labels(model, sc.TOKEN_TYPE_CACHE_WRITE)
+        self.reasoning = f.reasoning_tokens.labels(model).inc
+        ttl = f.cache_write_tokens
+        self.cache_write_ttl = (
+            ttl.labels(model, sc.TTL_5M).inc,
+            ttl.labels(model, sc.TTL_1H).inc,
+            ttl.labels(model, sc.TTL_UNKNOWN).inc,
+        )
+        self.server_requests: dict[str, Any] = {}
+        """``ptc_server_tool_requests_total`` adders by raw server tool name (admitted)."""
         self.retries = f.http_retries.labels(model).inc
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, "")) if g else None
@@ -192,6 +204,8 @@ class Families:
         self.tools = BoundedValues(max_label_values)
         self.error_types = BoundedValues(max_label_values)
         self.stages = BoundedValues(64)
+        self.server_tool_kinds = BoundedValues(64)
+        self.variants = BoundedValues(max_label_values)
         self.resources = BoundedValues(64)
         self.gen2: dict[str, Any] | None = None
         self.active_collector: object | None = None
@@ -234,17 +248,34 @@ class Families:
             (tool, sc.L_CALLER), registry=r,
         )  # fmt: skip
         self.server_tool_calls = Counter(
-            sc.P_SERVER_TOOL_CALLS, "Server tool calls (code_execution, web_search, ...).",
-            (tool,), registry=r,
+            sc.P_SERVER_TOOL_CALLS,
+            "Server tool calls (server_tool_use blocks: code_execution, web_search, ...) by caller.",
+            (tool, sc.L_CALLER), registry=r,
         )  # fmt: skip
-        executions = Counter(
-            sc.P_CODE_EXECUTIONS, "Code execution results by outcome (success, error).",
-            (sc.L_OUTCOME,), registry=r,
+        self.server_tool_requests = Counter(
+            sc.P_SERVER_TOOL_REQUESTS,
+            "Billed server tool requests (usage.server_tool_use: web_search, web_fetch, ...).",
+            (m, sc.L_SERVER_TOOL), registry=r,
         )  # fmt: skip
-        self.code_executions = {
-            True: executions.labels(sc.CODE_EXECUTION_SUCCESS).inc,
-            False: executions.labels(sc.CODE_EXECUTION_ERROR).inc,
-        }
+        self.reasoning_tokens = Counter(
+            sc.P_REASONING_TOKENS,
+            "Reasoning (thinking) tokens: part of the output tokens, not in addition to them.",
+            (m,), registry=r,
+        )  # fmt: skip
+        self.cache_write_tokens = Counter(
+            sc.P_CACHE_WRITE_TOKENS,
+            "Cache-write tokens by time to live (5m, 1h, unknown); they sum to ptc_tokens_total{token_kind=\"cache_write\"}.",
+            (m, sc.L_TTL), registry=r,
+        )  # fmt: skip
+        self.code_executions = Counter(
+            sc.P_CODE_EXECUTIONS,
+            "Code execution results by variant (code_execution, bash_code_execution, text_editor_code_execution) and outcome (success, error).",
+            (tool, sc.L_OUTCOME), registry=r,
+        )  # fmt: skip
+        for variant in sc.CODE_EXECUTION_VARIANTS:  # series from 0 for rate()
+            self.variants(variant)
+            for outcome in (sc.CODE_EXECUTION_SUCCESS, sc.CODE_EXECUTION_ERROR):
+                self.code_executions.labels(variant, outcome)
         self.tool_turnaround = Histogram(
             sc.P_TOOL_TURNAROUND,
             "End of the response that asked for a tool to the request carrying its result (application time included).",
@@ -358,7 +389,8 @@ class Families:
         self._errors: dict[tuple[str, str, str], ErrorChildren] = {}
         self._tools: dict[tuple[str, str], ToolChildren] = {}
         self._tool_calls: dict[tuple[str, bool], Any] = {}
-        self._server_tools: dict[str, Any] = {}
+        self._server_tools: dict[tuple[str, bool], Any] = {}
+        self._code_executions: dict[tuple[str, bool], Any] = {}
         self._ratelimits: dict[str, tuple[Any, Any]] = {}
         self._ttfc: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.ratelimit_last: dict[str, tuple[int | None, int | None]] = {}
@@ -455,14 +487,40 @@ class Families:
                 self._tool_calls[key] = c
         return c
 
-    def server_tool_child(self, tool: str) -> Any:
-        """``ptc_server_tool_calls_total`` child of a server tool name."""
-        c = self._server_tools.get(tool)
+    def server_tool_child(self, tool: str, programmatic: bool) -> Any:
+        """``ptc_server_tool_calls_total`` adder of a (server tool name, caller)."""
+        key = (tool, programmatic)
+        c = self._server_tools.get(key)
         if c is None:
             label = self.tools(tool)
-            c = self.server_tool_calls.labels(label).inc
+            caller = sc.CALLER_PROGRAMMATIC if programmatic else sc.CALLER_DIRECT
+            c = self.server_tool_calls.labels(label, caller).inc
             if label == tool:
-                self._server_tools[tool] = c
+                self._server_tools[key] = c
+        return c
+
+    def code_execution_child(self, variant: str, succeeded: bool) -> Any:
+        """``ptc_code_executions_total`` adder of a (variant, outcome)."""
+        key = (variant, succeeded)
+        c = self._code_executions.get(key)
+        if c is None:
+            label = self.tools(variant)
+            outcome = (
+                sc.CODE_EXECUTION_SUCCESS if succeeded else sc.CODE_EXECUTION_ERROR
+            )
+            c = self.code_executions.labels(label, outcome).inc
+            if label == variant:
+                self._code_executions[key] = c
+        return c
+
+    def server_request_child(self, b: Bundle, name: str) -> Any:
+        """``ptc_server_tool_requests_total`` adder of a model's bundle and a tool name."""
+        c = b.server_requests.get(name)
+        if c is None:
+            label = self.server_tool_kinds(name)
+            c = self.server_tool_requests.labels(b.model, label).inc
+            if label == name:
+                b.server_requests[name] = c
         return c
 
     def ratelimit_children(self, resource: str) -> tuple[Any, Any]:

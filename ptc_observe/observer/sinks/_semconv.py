@@ -61,6 +61,14 @@ CALLER_DIRECT: Final = "direct"
 CALLER_PROGRAMMATIC: Final = "programmatic"
 CODE_EXECUTION_SUCCESS: Final = "success"
 CODE_EXECUTION_ERROR: Final = "error"
+CODE_EXECUTION_VARIANTS: Final = (
+    "code_execution",
+    "bash_code_execution",
+    "text_editor_code_execution",
+)
+TTL_5M: Final = "5m"
+TTL_1H: Final = "1h"
+TTL_UNKNOWN: Final = "unknown"
 OTHER_LABEL_VALUE: Final = "_other"
 
 # --- span names ---
@@ -97,6 +105,7 @@ GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = (
 GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = (
     "gen_ai.usage.cache_write.input_tokens"  # gen2
 )
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # gen2
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
@@ -125,6 +134,10 @@ ANTHROPIC_REQUEST_ID: Final = "anthropic.request.id"
 
 PTC_TOOL_CALLS_DIRECT: Final = "ptc.tool_calls.direct"
 PTC_TOOL_CALLS_PROGRAMMATIC: Final = "ptc.tool_calls.programmatic"
+PTC_SERVER_TOOL_CALLS_DIRECT: Final = "ptc.server_tool_calls.direct"
+PTC_SERVER_TOOL_CALLS_PROGRAMMATIC: Final = "ptc.server_tool_calls.programmatic"
+PTC_USAGE_CACHE_WRITE_5M: Final = "ptc.usage.cache_write_5m.input_tokens"
+PTC_USAGE_CACHE_WRITE_1H: Final = "ptc.usage.cache_write_1h.input_tokens"
 PTC_CONTAINER_ID: Final = "ptc.container.id"
 PTC_CONTAINER_EXPIRES_AT: Final = "ptc.container.expires_at"
 PTC_CONTAINER_REUSED: Final = "ptc.container.reused"
@@ -158,6 +171,17 @@ M2_USAGE_CACHE_WRITE: Final = "gen_ai.client.inference.usage.cache_write.input_t
 M2_OPERATION_INPUT: Final = "gen_ai.client.inference.operation.input_tokens"
 M2_OPERATION_OUTPUT: Final = "gen_ai.client.inference.operation.output_tokens"
 M2_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
+# Ours, named so that an OTel Prometheus exporter gives the ptc_* series of the same name
+# and labels (dots to underscores, {unit} dropped, _total on counters).
+M_CODE_EXECUTIONS: Final = "ptc.code_executions"
+M_SERVER_TOOL_CALLS: Final = "ptc.server_tool_calls"
+M_SERVER_TOOL_REQUESTS: Final = "ptc.server_tool_requests"
+M_REASONING_TOKENS: Final = "ptc.reasoning_tokens"
+M_CACHE_WRITE_TOKENS: Final = "ptc.cache_write_tokens"
+A_OUTCOME: Final = "outcome"
+A_CALLER: Final = "caller"
+A_SERVER_TOOL: Final = "server_tool"
+A_TTL: Final = "ttl"
 
 # Bucket boundaries from the conventions: D for durations (seconds), T for token counts.
 DURATION_BUCKETS: Final[tuple[float, ...]] = (
@@ -201,6 +225,9 @@ P_TOKENS: Final = "ptc_tokens"
 P_TOOL_CALLS: Final = "ptc_tool_calls"
 P_SERVER_TOOL_CALLS: Final = "ptc_server_tool_calls"
 P_CODE_EXECUTIONS: Final = "ptc_code_executions"
+P_SERVER_TOOL_REQUESTS: Final = "ptc_server_tool_requests"
+P_REASONING_TOKENS: Final = "ptc_reasoning_tokens"
+P_CACHE_WRITE_TOKENS: Final = "ptc_cache_write_tokens"
 P_TOOL_TURNAROUND: Final = "ptc_tool_turnaround_seconds"
 P_TOOL_RESULT_BYTES: Final = "ptc_tool_result_bytes"
 P_CONTAINERS_CREATED: Final = "ptc_containers_created"
@@ -229,5 +256,7 @@ L_ERROR_TYPE: Final = "error_type"
 L_STREAM: Final = "stream"
 L_OUTCOME: Final = "outcome"
 L_CALLER: Final = "caller"
+L_SERVER_TOOL: Final = "server_tool"
+L_TTL: Final = "ttl"
 L_RESOURCE: Final = "resource"
 L_STAGE: Final = "stage"

@@ -277,6 +277,7 @@ class OTelSink:
             span.add_event(sc.EVENT_TOOL_CALL, attrs, timestamp=at)
         for result in reply.code_results:
             attrs = {
+                sc.GEN_AI_TOOL_NAME: result.variant,
                 sc.GEN_AI_TOOL_CALL_ID: result.tool_use_id,
                 sc.PTC_CODE_EXECUTION_OUTCOME: (
                     sc.CODE_EXECUTION_SUCCESS

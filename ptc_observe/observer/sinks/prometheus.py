@@ -28,6 +28,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ...events import ContainerEnded, Exchange, Outcome, RateLimit, Reply
+from ...models import DIRECT
 from ..correlator import Correlator, Limits
 from . import _semconv as sc
 from ._prometheus_families import Bundle, Families
@@ -251,6 +252,20 @@ class PrometheusSink:
             b.tokens_cache_read.inc(cache_read)
         if cache_write:
             b.tokens_cache_write.inc(cache_write)
+            five, hour, unknown = usage.cache_write_by_ttl()
+            ttl = b.cache_write_ttl
+            if five:
+                ttl[0](five)
+            if hour:
+                ttl[1](hour)
+            if unknown:
+                ttl[2](unknown)
+        reasoning = usage.reasoning_tokens
+        if reasoning:
+            b.reasoning(reasoning)
+        for name, count in usage.server_tool_requests:
+            if count:
+                self._f.server_request_child(b, name)(count)
         g = b.gen2
         if g is not None:
             total_input = (uncached or 0) + cache_read + cache_write
@@ -274,10 +289,14 @@ class PrometheusSink:
         f = self._f
         for use in reply.tool_uses:
             f.tool_call_child(use.name, use.is_programmatic)(1)
-        for name in reply.server_tools:
-            f.server_tool_child(name)(1)
+        for server in reply.server_tool_uses:
+            # ServerToolUse.is_programmatic, inlined.
+            f.server_tool_child(
+                server.name,
+                server.caller_type != DIRECT and server.caller_tool_id is not None,
+            )(1)
         for result in reply.code_results:
-            f.code_executions[result.succeeded](1)
+            f.code_execution_child(result.variant, result.succeeded)(1)
 
     def _record_container(
         self,
