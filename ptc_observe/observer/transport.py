@@ -34,12 +34,19 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.context import get_current
 
 from ..wire.accumulate import BATCH_BYTES
+from ._mismatch import TransportMismatchError, mismatch, wrong_kind
 from .recorder import ExchangeRecorder, RecorderHooks
 
 if TYPE_CHECKING:
     from httpx2 import Request, Response
 
-__all__ = ["DISABLED_ENV", "MESSAGES_PATH", "make_transport", "transport_classes"]
+__all__ = [
+    "DISABLED_ENV",
+    "MESSAGES_PATH",
+    "TransportMismatchError",
+    "make_transport",
+    "transport_classes",
+]
 
 DISABLED_ENV = "PTC_OBSERVE_DISABLED"
 """Set to ``1`` (or ``true``/``yes``/``on``) to pass every request straight through."""
@@ -87,6 +94,7 @@ class _Observing:
 
     __slots__ = ("_hooks", "_inner")
     _shell: type
+    _request_type: type
 
     def __init__(self, hooks: RecorderHooks, inner: Any) -> None:
         self._hooks = hooks
@@ -147,6 +155,11 @@ class _Observing:
             rec.on_close()
         return response
 
+    def _check(self, request: Request) -> None:
+        # A subclass of this library's Request is fine; another library's is not.
+        if not isinstance(request, self._request_type):
+            raise mismatch(self._request_type, self._inner, request)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} inner={self._inner!r}>"
 
@@ -154,8 +167,23 @@ class _Observing:
 class _SyncTransport(_Observing):
     __slots__ = ()
 
+    async def handle_async_request(self, request: Request) -> Response:
+        """Refuse: a sync transport on an async client."""
+        raise wrong_kind(self, asynchronous_client=True)
+
+    async def __aenter__(self) -> Any:
+        """Refuse: a sync transport on an async client (``async with AsyncClient(...)``)."""
+        raise wrong_kind(self, asynchronous_client=True)
+
     def handle_request(self, request: Request) -> Response:
-        """Send ``request`` through the inner transport, observing Messages calls."""
+        """Send ``request`` through the inner transport, observing Messages calls.
+
+        Raises:
+            TransportMismatchError: ``request`` is another HTTP library's (the transport
+                was mounted on the wrong client); a ``TypeError``.
+        """
+        if type(request) is not self._request_type:
+            self._check(request)
         path = self._observed(request)
         if path is None:
             return self._inner.handle_request(request)  # type: ignore[no-any-return]
@@ -200,8 +228,22 @@ class _SyncTransport(_Observing):
 class _AsyncTransport(_Observing):
     __slots__ = ()
 
+    def handle_request(self, request: Request) -> Response:
+        """Refuse: an async transport on a sync client."""
+        raise wrong_kind(self, asynchronous_client=False)
+
+    def __enter__(self) -> Any:
+        """Refuse: an async transport on a sync client (``with Client(...)``)."""
+        raise wrong_kind(self, asynchronous_client=False)
+
     async def handle_async_request(self, request: Request) -> Response:
-        """Send ``request`` through the inner transport, observing Messages calls."""
+        """Send ``request`` through the inner transport, observing Messages calls.
+
+        Raises:
+            TransportMismatchError: as the sync transport's.
+        """
+        if type(request) is not self._request_type:
+            self._check(request)
         path = self._observed(request)
         if path is None:
             return await self._inner.handle_async_request(request)  # type: ignore[no-any-return]
@@ -362,12 +404,22 @@ def transport_classes(module: ModuleType) -> tuple[type, type]:
     sync_transport = type(
         "ObservingTransport",
         (_SyncTransport, module.BaseTransport),
-        {**namespace, "_shell": sync_shell, "__doc__": _SYNC_DOC},
+        {
+            **namespace,
+            "_shell": sync_shell,
+            "_request_type": module.Request,
+            "__doc__": _SYNC_DOC,
+        },
     )
     async_transport = type(
         "AsyncObservingTransport",
         (_AsyncTransport, module.AsyncBaseTransport),
-        {**namespace, "_shell": async_shell, "__doc__": _ASYNC_DOC},
+        {
+            **namespace,
+            "_shell": async_shell,
+            "_request_type": module.Request,
+            "__doc__": _ASYNC_DOC,
+        },
     )
     return sync_transport, async_transport
 
