@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..events import ContainerEnded, Exchange
 from .correlator import Correlator, Limits
 from .sinks import Sink, sink_hooks
+from .sinks._semconv import TELEMETRY_STAGES
 
 if TYPE_CHECKING:
     import httpx
@@ -33,15 +34,7 @@ logger = logging.getLogger("ptc_observe")
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The GenAI content-capture switch; any value but ``NO_CONTENT``/``false`` turns it on."""
 
-STAGES = (
-    "request_parse",
-    "response_parse",
-    "stream_parse",
-    "decode",
-    "correlate",
-    "trace",
-    "sink",
-)
+STAGES = TELEMETRY_STAGES
 """Where a telemetry error can happen (the ``stage`` of ``telemetry_errors``)."""
 
 _CAPTURE_ON = frozenset({"span_only", "event_only", "span_and_event", "true", "1"})

@@ -69,10 +69,10 @@ class Query:
         """True for panel queries, which should show data once a workload ran.
 
         Rules and annotations are often empty (no alert firing, no errors). Panels on
-        ``ptc_telemetry_errors_total`` too: a healthy process never creates those series. Panels
-        on errors, retries and rate limits need a workload that meets them (the demo's faults).
+        ``ptc_telemetry_errors_total`` are not: its series start at 0, one per stage. Panels on
+        errors, retries and rate limits need a workload that meets them (the demo's faults).
         """
-        return self.kind == "panel" and "ptc_telemetry_errors_total" not in self.raw
+        return self.kind == "panel"
 
 
 def substitute(expr: str, substitutions: Mapping[str, str] | None = None) -> str:

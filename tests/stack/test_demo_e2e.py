@@ -38,9 +38,8 @@ def signal_expr(query: Query) -> str:
 
 
 def _expects_data(query: Query) -> bool:
-    # A healthy observer never creates telemetry-error series: those may be empty.
-    if "ptc_telemetry_errors_total" in query.raw:
-        return False
+    # Telemetry-error series start at 0 (one per stage), so their panels, rules and alert
+    # signals have data too.
     return query.kind in ("panel", "alert", "record")
 
 

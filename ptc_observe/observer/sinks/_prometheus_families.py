@@ -326,6 +326,10 @@ class Families:
             sc.P_TELEMETRY_ERRORS, "Failures inside ptc_observe by stage (the API calls are unaffected).",
             (sc.L_STAGE,), registry=r,
         )  # fmt: skip
+        # Every known stage starts at 0, so dashboards and alerts have a series before the
+        # first failure (a healthy process would otherwise never export the family's samples).
+        for stage in sc.TELEMETRY_STAGES:
+            self.telemetry_errors.labels(self.stages(stage))
         # Multiprocess: no custom collectors, so a per-process gauge summed over live processes.
         self.active_gauge = (
             Gauge(

@@ -260,3 +260,13 @@ L_SERVER_TOOL: Final = "server_tool"
 L_TTL: Final = "ttl"
 L_RESOURCE: Final = "resource"
 L_STAGE: Final = "stage"
+TELEMETRY_STAGES: Final = (
+    "request_parse",
+    "response_parse",
+    "stream_parse",
+    "decode",
+    "correlate",
+    "trace",
+    "sink",
+)
+"""The ``stage`` values of ``ptc_telemetry_errors_total``; their series start at 0."""
