@@ -145,7 +145,9 @@ def observer_facts(s: Setup) -> None:
     kinds: Counter[str] = Counter()
     for span in s.spans.get_finished_spans():
         attributes = span.attributes or {}
-        if span.name.startswith("execute_tool"):
+        if "ptc.code_execution.start_observed" in attributes:
+            kinds["code_execution"] += 1  # one span per code execution in a container
+        elif span.name.startswith("execute_tool"):
             kinds[
                 "inferred tool" if attributes.get("ptc.tool.inferred") else "tool"
             ] += 1

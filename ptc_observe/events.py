@@ -31,6 +31,7 @@ from .models import (
 
 __all__ = [
     "CODE_EXECUTION",
+    "CodeExecution",
     "CodeResult",
     "ContainerEnded",
     "ContainerSighting",
@@ -676,6 +677,63 @@ class ContainerEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeExecution:
+    """One code execution in a container, as far as this process has followed it.
+
+    A code execution (``server_tool_use`` named ``code_execution``,
+    ``bash_code_execution`` or ``text_editor_code_execution``) starts in the response
+    that carries its ``server_tool_use`` and ends in the response that carries its result;
+    for programmatic tool calling that is several exchanges later (every resume of the
+    run). The observer's code-execution tracker keeps one record per open execution and
+    puts a snapshot on every exchange that shows it (``Exchange.code_executions``).
+    Times are wall-clock nanoseconds.
+    """
+
+    id: str
+    """The ``srvtoolu_...`` id of its ``server_tool_use``."""
+    name: str
+    """The variant: ``code_execution``, ``bash_code_execution`` or
+    ``text_editor_code_execution``."""
+    started_unix_ns: int
+    """When the response that first showed it began to arrive (headers, else send)."""
+    started_by: int
+    """``Exchange.id`` of that exchange."""
+    start_observed: bool
+    """This process saw its ``server_tool_use``. ``False``: it was first seen mid-run
+    (another process served the start), so the start is where this process came in."""
+    container_id: str | None = None
+    tool_calls: int = 0
+    """Programmatic tool calls it made (``tool_use`` blocks whose caller is its id)."""
+    server_tool_calls: int = 0
+    """Server tools it called (``server_tool_use`` blocks whose caller is its id)."""
+    exchanges: int = 1
+    """Exchanges that showed it so far (its start, its resumes, its result)."""
+    outcome: str | None = None
+    """``None`` while it runs; ``success`` / ``error`` when its result came;
+    ``unfinished`` when it ended without one (see ``end_reason``)."""
+    return_code: int | None = None
+    end_reason: str | None = None
+    """``result``; or why it ended without one: ``expired`` (no sighting for
+    ``Limits.code_execution_ttl_seconds``), ``container_ended`` (its container expired or
+    was evicted), ``evicted`` (more than ``Limits.max_code_executions`` open),
+    ``closed`` (the observer was closed)."""
+    ended_unix_ns: int | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once it has an outcome."""
+        return self.outcome is not None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Start to end, when it ended."""
+        if self.ended_unix_ns is None:
+            return None
+        seconds = (self.ended_unix_ns - self.started_unix_ns) / 1e9
+        return seconds if seconds > 0.0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Exchange:
     """One finished HTTP exchange with the Messages API: the unit every sink receives."""
 
@@ -708,6 +766,8 @@ class Exchange:
     answers: tuple[int, ...] = ()
     """Ids of the exchanges whose tool calls this request answered."""
     container: ContainerSighting | None = None
+    code_executions: tuple[CodeExecution, ...] = ()
+    """The code executions this exchange showed (started, resumed or ended), as of its end."""
     trace_id: int | None = None
     span_id: int | None = None
     parent_context: Any = field(default=None, compare=False, repr=False)

@@ -61,6 +61,10 @@ class Limits:
             folded into ``_other``.
         container_ttl_seconds: how long after its last sighting a container whose
             ``expires_at`` was never seen counts as ended.
+        max_code_executions: code executions followed at once (started, result not yet
+            seen); the least recently seen ends as ``unfinished`` beyond this.
+        code_execution_ttl_seconds: how long after its last sighting a code execution
+            without a result ends as ``unfinished`` (its container's end ends it sooner).
     """
 
     max_containers: int = 10_000
@@ -68,6 +72,8 @@ class Limits:
     pending_ttl_seconds: float = 3600.0
     max_label_values: int = 100
     container_ttl_seconds: float = 3600.0
+    max_code_executions: int = 10_000
+    code_execution_ttl_seconds: float = 3600.0
 
 
 class _Container:

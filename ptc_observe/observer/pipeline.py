@@ -1,7 +1,7 @@
 """The :class:`Observer`: hands out observing transports and runs the pipeline.
 
 Every finished exchange goes through one pipeline: the correlator (tool turnarounds,
-containers), then the tracers (sinks with a ``trace`` method, which add span ids), then
+containers) and the code-execution tracker, then the tracers (sinks with a ``trace`` method, which add span ids), then
 every sink's ``on_exchange``. Each stage is guarded: telemetry never raises into the
 application. A failure is logged at debug level (rate limited per kind), counted in
 :attr:`Observer.telemetry_errors` and reported to sinks that have
@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..events import ContainerEnded, Exchange
+from ..events import CodeExecution, ContainerEnded, Exchange
+from .code_executions import CodeExecutionTracker
 from .correlator import Correlator, Limits
 from .sinks import Sink, sink_hooks
 from .sinks._semconv import TELEMETRY_STAGES
@@ -145,6 +146,7 @@ class Observer:
         self._errors_lock = threading.Lock()
         self._log = _RateLimitedLog()
         self._correlator = Correlator(self._limits)
+        self._code_executions = CodeExecutionTracker(self._limits)
 
         built: list[Sink] = []
         # The built-in sinks are imported only when used: a bare Observer(sinks=[...],
@@ -175,9 +177,12 @@ class Observer:
         self._receivers = hooks.on_exchange
         self._error_receivers = hooks.on_telemetry_error
         self._ended_receivers = hooks.on_container_ended
+        self._code_ended_receivers = hooks.on_code_execution_ended
         for bind in hooks.bind:
             bind(self._correlator)
         self._correlator.add_listener(self._container_ended)
+        self._correlator.add_listener(self._code_executions.on_container_ended)
+        self._code_executions.add_listener(self._code_execution_ended)
 
     # --- public surface ---
 
@@ -190,6 +195,11 @@ class Observer:
     def correlator(self) -> Correlator:
         """The correlator that links tool calls, results and containers."""
         return self._correlator
+
+    @property
+    def code_executions(self) -> CodeExecutionTracker:
+        """The tracker that follows code executions from their start to their result."""
+        return self._code_executions
 
     @property
     def capture_content(self) -> bool:
@@ -250,6 +260,7 @@ class Observer:
         ex = exchange
         try:
             ex = self._correlator.correlate(ex, fresh=True)
+            ex = self._code_executions.track(ex, fresh=True)
         except Exception as exc:
             self.telemetry_error("correlate", exc)
         for trace in self._tracers:
@@ -271,6 +282,15 @@ class Observer:
                     sink.on_exchange(ex)
                 except Exception as exc:
                     self.telemetry_error("sink", exc)
+
+    def close(self) -> None:
+        """End what is still open: code executions whose result never came end as
+        ``unfinished`` (reason ``closed``), so their spans are exported. Never raises;
+        the observer stays usable."""
+        try:
+            self._code_executions.close()
+        except Exception as exc:
+            self.telemetry_error("correlate", exc)
 
     def telemetry_error(self, stage: str, exc: BaseException) -> None:
         """Count and log a failure inside telemetry and tell the sinks. Never raises."""
@@ -295,6 +315,13 @@ class Observer:
         for receive in self._ended_receivers:
             try:
                 receive(ended)
+            except Exception as exc:
+                self.telemetry_error("sink", exc)
+
+    def _code_execution_ended(self, execution: CodeExecution) -> None:
+        for receive in self._code_ended_receivers:
+            try:
+                receive(execution)
             except Exception as exc:
                 self.telemetry_error("sink", exc)
 

@@ -20,7 +20,7 @@ EXPECTED: dict[str, list[str]] = {
         "run: rounds=4 retries=0 container_restarts=0 tool_errors=0 stop_reason=end_turn",
         "tool calls by caller: programmatic=3 direct=0",
         "observer: tool calls programmatic=3 direct=0",
-        "observer: spans chat=4 ptc.run=1 tool=3",
+        "observer: spans chat=4 code_execution=1 ptc.run=1 tool=3",
     ],
     "database_query_filter": [
         "executed: query_database -> 24 rows (caller=code_execution_20260120)",
@@ -34,7 +34,7 @@ EXPECTED: dict[str, list[str]] = {
         "same container: True",
         "observer: tool calls programmatic=6 direct=0",
         "observer: containers created=1 reused=7 exchanges=8",
-        "observer: spans chat=8 ptc.run=2 tool=6",
+        "observer: spans chat=8 code_execution=2 ptc.run=2 tool=6",
     ],
     "streaming": [
         "[stream] tool_use get_customer(...) caller=direct",
@@ -49,7 +49,7 @@ EXPECTED: dict[str, list[str]] = {
         "handlers in flight at once: 5",
         "tool calls by caller: programmatic=5 direct=0",
         "observer: tool calls programmatic=5 direct=0",
-        "observer: spans chat=2 ptc.run=1 tool=5",
+        "observer: spans chat=2 code_execution=1 ptc.run=1 tool=5",
     ],
 }
 

@@ -19,15 +19,21 @@ def by_name(spans: tuple[ReadableSpan, ...], prefix: str) -> list[ReadableSpan]:
     return [s for s in spans if s.name.startswith(prefix)]
 
 
+def code_execution_spans(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:
+    """The observer's span per code execution (``execute_tool code_execution``)."""
+    return [
+        s
+        for s in by_name(spans, "execute_tool")
+        if "ptc.code_execution.start_observed" in (s.attributes or {})
+    ]
+
+
 def exact_tool_spans(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:
     """The client's execute_tool spans; the observer adds no inferred ones under a run."""
     tools = by_name(spans, "execute_tool")
     assert not [s for s in tools if (s.attributes or {}).get("ptc.tool.inferred")]
-    return [
-        s
-        for s in by_name(spans, "execute_tool")
-        if not (s.attributes or {}).get("ptc.tool.inferred")
-    ]
+    code = code_execution_spans(spans)
+    return [s for s in tools if s not in code]
 
 
 def parent_id(span: ReadableSpan) -> int | None:
@@ -79,6 +85,24 @@ class TestRunSpans:
             assert span.start_time is not None and span.end_time is not None
             assert run.start_time is not None and run.end_time is not None
             assert run.start_time <= span.start_time <= span.end_time <= run.end_time
+        # The code execution that made the calls: one span under the run, over both
+        # exchanges, counting its three calls.
+        # The code execution that made the calls: one span under the run, counting its
+        # three calls. (These fixtures' final reply carries the result of another code
+        # execution id, and their container's expires_at is past: the calls' code
+        # execution ends as unfinished when the container is found expired.)
+        code_spans = {
+            dict(s.attributes or {})["gen_ai.tool.call.id"]: s
+            for s in code_execution_spans(spans)
+        }
+        code = code_spans["srvtoolu_01Ax9LqW3eRt6YbN2mKc8VhZ"]
+        assert parent_id(code) == run.context.span_id
+        code_attrs = dict(code.attributes or {})
+        assert code_attrs["ptc.code_execution.tool_calls"] == 3
+        assert code_attrs["ptc.code_execution.start_observed"] is True
+        assert code.start_time is not None and run.start_time is not None
+        assert code.end_time is not None and run.end_time is not None
+        assert run.start_time <= code.start_time <= code.end_time <= run.end_time
 
         exchanges = [s for s in spans if s.kind is SpanKind.CLIENT]
         assert len(exchanges) == 2

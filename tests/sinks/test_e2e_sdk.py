@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import anthropic
 import httpx2
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
 from prometheus_client import CollectorRegistry
 
 from ptc_observe import Observer
@@ -385,7 +387,9 @@ def run_ptc(mode, client, *, stream: bool) -> list[Any]:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_ptc_run(make_client, mode, prom_registry, span_exporter, sdk_tracing, stream):
+def test_ptc_run(
+    make_client, mode, prom_registry, span_exporter, sdk_tracing, stream, observer
+):
     """A multi-exchange PTC run: turnarounds, result bytes, container created then reused, linked spans."""
     if stream:
         script = Script(
@@ -442,16 +446,73 @@ def test_ptc_run(make_client, mode, prom_registry, span_exporter, sdk_tracing, s
     spans = span_exporter.get_finished_spans()
     check_single_inference_span(spans, sdk_tracing, calls=3)
     ours = [s for s in spans if s.name in ("POST /v1/messages", f"chat {MODEL}")]
-    assert [len(s.links) for s in ours] == [0, 1, 1]
-    assert ours[1].links[0].context.span_id == ours[0].context.span_id
-    assert ours[2].links[0].context.span_id == ours[1].context.span_id
-    # Inferred execute_tool spans are opt-in (OTelSink(infer_tool_spans=True)): none here.
-    assert [s for s in spans if s.name.startswith("execute_tool")] == []
+    answers = [links_of(s, "answers_tool_calls") for s in ours]
+    assert [len(links) for links in answers] == [0, 1, 1]
+    assert answers[1][0].context.span_id == ours[0].context.span_id
+    assert answers[2][0].context.span_id == ours[1].context.span_id
+    # One span for the code execution, from the first response to the one with its
+    # result; inferred execute_tool spans of the calls are opt-in: none here. The
+    # streamed script never sends the result: the span stays open until close().
+    assert [s for s in spans if s.name.startswith("execute_tool")] == (
+        [] if stream else [mock.ANY]
+    )
+    if stream:
+        observer.close()
+        spans = span_exporter.get_finished_spans()
+    (code,) = [s for s in spans if s.name.startswith("execute_tool")]
+    assert code.name == "execute_tool code_execution"
+    attrs = code.attributes or {}
+    assert attrs["gen_ai.tool.name"] == "code_execution"
+    assert attrs["gen_ai.tool.call.id"].startswith("srvtoolu_")
+    assert attrs["ptc.container.id"].startswith("container_")
+    assert attrs["ptc.code_execution.start_observed"] is True
+    assert code.parent is not None and code.parent.span_id == ours[0].context.span_id
+    assert ours[0].start_time <= code.start_time <= ours[0].end_time
+    if stream:
+        # Seen in the turn and one resume (its calls); the plain-text reply shows none.
+        assert attrs["ptc.code_execution.outcome"] == "unfinished"
+        assert attrs["ptc.code_execution.end_reason"] == "closed"
+        assert attrs["ptc.code_execution.exchanges"] == 2
+        assert code.end_time == ours[1].end_time
+        assert code.status.status_code is StatusCode.ERROR
+        linked = ours[1:2]
+    else:
+        assert attrs["ptc.code_execution.tool_calls"] == 2
+        assert attrs["ptc.code_execution.outcome"] == "success"
+        assert attrs["ptc.code_execution.end_reason"] == "result"
+        assert attrs["ptc.code_execution.return_code"] == 0
+        assert attrs["ptc.code_execution.exchanges"] == 3
+        assert code.end_time == ours[2].end_time
+        linked = ours[1:]
+    for later in linked:
+        (link,) = links_of(later, "code_execution")
+        assert link.context.span_id == code.context.span_id
+    assert sample(
+        r,
+        "ptc_code_execution_duration_seconds_count",
+        gen_ai_tool_name="code_execution",
+        outcome="success",
+    ) == (None if stream else 1)
+    assert sample(
+        r,
+        "ptc_code_executions_unfinished_total",
+        gen_ai_tool_name="code_execution",
+        reason="closed",
+    ) == (1 if stream else None)
     inference = inference_spans(spans, sdk_tracing)
     assert [(s.attributes or {}).get("ptc.container.reused") for s in inference] == [
         False,
         True,
         True,
+    ]
+
+
+def links_of(span: ReadableSpan, kind: str) -> list[Any]:
+    """The links of ``span`` whose ``ptc.link.type`` is ``kind``."""
+    return [
+        link
+        for link in span.links
+        if (link.attributes or {}).get("ptc.link.type") == kind
     ]
 
 

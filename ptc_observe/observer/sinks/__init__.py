@@ -6,6 +6,8 @@ these optional methods when a sink has them:
 * ``trace(exchange) -> Exchange``: a tracer; runs before every ``on_exchange`` and may
   return a copy with ``trace_id`` / ``span_id`` set (the OpenTelemetry sink does);
 * ``on_container_ended(ended)``: a code-execution container left the correlator;
+* ``on_code_execution_ended(execution)``: a code execution ended without its result
+  (``outcome == "unfinished"``; those with a result arrive on their exchange);
 * ``on_telemetry_error(stage)``: a stage of ptc_observe failed (parsing, a sink, ...);
 * ``bind(correlator)``: called once with the observer's correlator (the Prometheus sink
   publishes the active-containers gauge from it at scrape time).
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ...events import ContainerEnded, Exchange
+from ...events import CodeExecution, ContainerEnded, Exchange
 
 if TYPE_CHECKING:
     from ..correlator import Correlator
@@ -51,6 +53,7 @@ class SinkHooks:
     on_exchange: tuple[Callable[[Exchange], None], ...]
     trace: tuple[Callable[[Exchange], Exchange], ...]
     on_container_ended: tuple[Callable[[ContainerEnded], None], ...]
+    on_code_execution_ended: tuple[Callable[[CodeExecution], None], ...]
     on_telemetry_error: tuple[Callable[[str], None], ...]
     bind: tuple[Callable[[Correlator], None], ...]
 
@@ -79,6 +82,7 @@ def sink_hooks(sinks: Sequence[object]) -> SinkHooks:
         on_exchange=found("on_exchange"),  # type: ignore[arg-type]
         trace=found("trace"),  # type: ignore[arg-type]
         on_container_ended=found("on_container_ended"),  # type: ignore[arg-type]
+        on_code_execution_ended=found("on_code_execution_ended"),  # type: ignore[arg-type]
         on_telemetry_error=found("on_telemetry_error"),  # type: ignore[arg-type]
         bind=found("bind"),  # type: ignore[arg-type]
     )

@@ -56,6 +56,11 @@ class GenAIMetrics:
             description="Time to receive the first chunk of a streamed response.",
             explicit_bucket_boundaries_advisory=D,
         )  # fmt: skip
+        self.code_execution_duration = meter.create_histogram(
+            sc.M_CODE_EXECUTION_DURATION, unit="s",
+            description="Code execution start (first seen) to its result, by variant and outcome.",
+            explicit_bucket_boundaries_advisory=list(sc.CODE_EXECUTION_BUCKETS),
+        )  # fmt: skip
         self.latest = latest
         if latest:
             self.duration2 = meter.create_histogram(

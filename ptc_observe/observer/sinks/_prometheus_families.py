@@ -276,6 +276,17 @@ class Families:
             self.variants(variant)
             for outcome in (sc.CODE_EXECUTION_SUCCESS, sc.CODE_EXECUTION_ERROR):
                 self.code_executions.labels(variant, outcome)
+        self.code_execution_duration = Histogram(
+            sc.P_CODE_EXECUTION_DURATION,
+            "Code execution from the response that started it to the one with its result (PTC: the whole run), by variant and outcome; only code executions this process saw start.",
+            (tool, sc.L_OUTCOME), registry=r, buckets=sc.CODE_EXECUTION_BUCKETS,
+        )  # fmt: skip
+        self.code_executions_unfinished = Counter(
+            sc.P_CODE_EXECUTIONS_UNFINISHED,
+            "Code executions given up without a result, by variant and reason (expired, container_ended, evicted, closed).",
+            (tool, sc.L_REASON), registry=r,
+        )  # fmt: skip
+        self.code_execution_cells: dict[tuple[str, str], Hist] = {}
         self.tool_turnaround = Histogram(
             sc.P_TOOL_TURNAROUND,
             "End of the response that asked for a tool to the request carrying its result (application time included).",

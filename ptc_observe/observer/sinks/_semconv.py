@@ -153,6 +153,23 @@ PTC_CODE_EXECUTION_RETURN_CODE: Final = "ptc.code_execution.return_code"
 PTC_LINK_TYPE: Final = "ptc.link.type"
 LINK_ANSWERS: Final = "answers_tool_calls"
 LINK_ASKED_BY: Final = "asked_by"
+# The code-execution span (one per code execution; see sinks/_code_spans.py).
+PTC_CODE_EXECUTION_TOOL_CALLS: Final = "ptc.code_execution.tool_calls"
+PTC_CODE_EXECUTION_SERVER_TOOL_CALLS: Final = "ptc.code_execution.server_tool_calls"
+PTC_CODE_EXECUTION_EXCHANGES: Final = "ptc.code_execution.exchanges"
+PTC_CODE_EXECUTION_START_OBSERVED: Final = "ptc.code_execution.start_observed"
+PTC_CODE_EXECUTION_END_REASON: Final = "ptc.code_execution.end_reason"
+CODE_EXECUTION_UNFINISHED: Final = "unfinished"
+ERROR_TYPE_UNFINISHED: Final = "code_execution_unfinished"
+LINK_CODE_EXECUTION: Final = "code_execution"
+EVENT_CODE_EXECUTION_CONTENT: Final = "ptc.code_execution.content"
+M_CODE_EXECUTION_DURATION: Final = "ptc.code_execution.duration"
+P_CODE_EXECUTION_DURATION: Final = "ptc_code_execution_duration_seconds"
+P_CODE_EXECUTIONS_UNFINISHED: Final = "ptc_code_executions_unfinished"
+L_REASON: Final = "reason"
+CODE_EXECUTION_BUCKETS: Final[tuple[float, ...]] = (
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)  # fmt: skip
 EVENT_TOOL_CALL: Final = "ptc.tool_call"
 EVENT_CODE_EXECUTION_RESULT: Final = "ptc.code_execution_result"
 

@@ -20,6 +20,12 @@ says and nothing more, all passed once at start; the tool events are opt-in
 (``tool_call_events``); an empty parent context (a bare client) skips the SDK-span checks;
 links are built only for requests that answer tool calls.
 
+**One span per code execution** (``execute_tool {variant}``, INTERNAL), open from the
+response that first showed it to the one that carried its result: for PTC it spans every
+resume of the run, the exchange spans of the run link to it, and the inferred tool spans of
+its programmatic calls are its children (see ``_code_spans``). On by default
+(``code_execution_spans``).
+
 Requests that answer tool calls *link* to the span of the response that asked (a bounded
 LRU of exchange id -> span context), so a programmatic run can be followed across its
 exchanges. With ``infer_tool_spans=True`` each matched tool result also yields an inferred
@@ -51,9 +57,10 @@ from opentelemetry.trace import (
 from opentelemetry.trace.status import Status, StatusCode
 
 from ..._version import __version__
-from ...events import Exchange, Outcome, Reply, ToolTurnaround
+from ...events import CodeExecution, Exchange, Outcome, Reply, ToolTurnaround
 from ...models import ToolUseBlock
 from . import _content as content, _otel_attributes as attributes, _semconv as sc
+from ._code_spans import CodeExecutionSpans
 from ._otel_metrics import GenAIMetrics
 
 __all__ = ["OTelSink", "SdkSpanMode"]
@@ -104,6 +111,9 @@ class OTelSink:
             each event costs about as much as a fifth of the span (the SDK builds and
             checks an attribute set per event), the counts by caller are span attributes
             anyway, and content capture records every call in ``gen_ai.output.messages``.
+        code_execution_spans: one ``execute_tool {variant}`` span per code execution,
+            from its start to its result (on by default).
+        max_code_execution_spans: code-execution spans held open at once.
     """
 
     def __init__(
@@ -120,6 +130,8 @@ class OTelSink:
         max_content_chars: int = 16_384,
         infer_tool_spans: bool = False,
         tool_call_events: bool = False,
+        code_execution_spans: bool = True,
+        max_code_execution_spans: int = 10_000,
     ) -> None:
         if sdk_span_mode not in ("attempt", "enrich"):
             raise ValueError(
@@ -142,6 +154,15 @@ class OTelSink:
             latest=self.latest_semconv,
             max_label_values=max_label_values,
         )
+        self.code_execution_spans = code_execution_spans
+        self._code = CodeExecutionSpans(
+            self._tracer,
+            self.metrics.code_execution_duration,
+            self.capture,
+            redact,
+            max_content_chars,
+            max_code_execution_spans,
+        )
         self._max_links = max_linked_spans
         self._spans: OrderedDict[int, SpanContext] = OrderedDict()
         self._lock = threading.Lock()
@@ -152,6 +173,13 @@ class OTelSink:
         """Record the GenAI metrics of one exchange."""
         # The span context ``trace`` remembered: exemplars point at it without a new one.
         self.metrics.record(exchange, self._spans.get(exchange.id))
+        if exchange.code_executions:
+            self._code.record(exchange)
+
+    def on_code_execution_ended(self, execution: CodeExecution) -> None:
+        """End the span of a code execution whose result never came."""
+        if self.code_execution_spans:
+            self._code.unfinished(execution)
 
     def trace(self, exchange: Exchange) -> Exchange:
         """Make the exchange's span (or enrich the SDK's), and inferred tool spans if asked.
@@ -166,7 +194,10 @@ class OTelSink:
         # span: skip the lookup and the SDK-span checks (the common case).
         sdk_span = _sdk_call_span(parent_ctx) if parent_ctx else None
         # Links only for requests that answer tool calls: no list, no lookups otherwise.
-        links = self._links(ex.answers) if ex.answers else ()
+        links: Sequence[Link] = self._links(ex.answers) if ex.answers else ()
+        code = self._code if ex.code_executions and self.code_execution_spans else None
+        if code is not None:
+            links = [*links, *code.before(ex, _app_context(parent_ctx, sdk_span))]
         if (
             sdk_span is not None
             and self.sdk_span_mode == "enrich"
@@ -178,6 +209,8 @@ class OTelSink:
             span_ctx = self._span(ex, parent_ctx, sdk_span, links)
         if span_ctx.is_valid:
             self._remember(ex.id, span_ctx)
+        if code is not None:
+            code.after(ex, span_ctx)
         if (
             self.infer_tool_spans
             and ex.tool_turnarounds
@@ -186,6 +219,8 @@ class OTelSink:
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
+        if code is not None:
+            code.finish(ex)
         if span_ctx.is_valid and span_ctx.trace_flags & _SAMPLED:
             return dataclasses.replace(
                 ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id
@@ -322,7 +357,17 @@ class OTelSink:
     ) -> None:
         asked = self._lookup(t.asked_by)
         links: list[Link] = []
-        if app_ctx is None and asked is not None:
+        code_ctx = (
+            self._code.context(t.caller_tool_id)
+            if t.caller_tool_id is not None and self.code_execution_spans
+            else None
+        )
+        if code_ctx is not None:
+            # A programmatic call: its code execution's span is its parent.
+            app_ctx = code_ctx
+            if asked is not None:
+                links.append(Link(asked, _LINK_ASKED_BY))
+        elif app_ctx is None and asked is not None:
             # No application span to sit under: nest the tool run in the asking trace.
             app_ctx = trace.set_span_in_context(NonRecordingSpan(asked))
         elif asked is not None:

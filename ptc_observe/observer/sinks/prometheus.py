@@ -27,11 +27,18 @@ from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from ...events import ContainerEnded, Exchange, Outcome, RateLimit, Reply
+from ...events import (
+    CodeExecution,
+    ContainerEnded,
+    Exchange,
+    Outcome,
+    RateLimit,
+    Reply,
+)
 from ...models import DIRECT
 from ..correlator import Correlator, Limits
 from . import _semconv as sc
-from ._prometheus_families import Bundle, Families
+from ._prometheus_families import Bundle, Families, Hist
 
 if TYPE_CHECKING:
     from ...events import ContainerSighting
@@ -130,6 +137,12 @@ class PrometheusSink:
         if self.multiprocess:
             self._set_active()
 
+    def on_code_execution_ended(self, execution: CodeExecution) -> None:
+        """Count a code execution given up without its result."""
+        self._f.code_executions_unfinished.labels(
+            execution.name, execution.end_reason or ""
+        ).inc()
+
     def on_telemetry_error(self, stage: str) -> None:
         """Count a failure inside ptc_observe (``ptc_telemetry_errors_total{stage}``)."""
         child = self._telemetry_errors.get(stage)
@@ -208,6 +221,8 @@ class PrometheusSink:
                     children.execute_tool[t.is_error].observe(t.seconds, exemplar, now)
         if ex.container is not None:
             self._record_container(ex.container, exemplar, now)
+        if ex.code_executions:
+            self._record_code_executions(ex.code_executions, exemplar, now)
         if ex.rate_limits:
             self._record_rate_limits(ex.rate_limits)
 
@@ -297,6 +312,26 @@ class PrometheusSink:
             )(1)
         for result in reply.code_results:
             f.code_execution_child(result.variant, result.succeeded)(1)
+
+    def _record_code_executions(
+        self,
+        executions: tuple[CodeExecution, ...],
+        exemplar: dict[str, str] | None,
+        now: float | None,
+    ) -> None:
+        f = self._f
+        for ce in executions:
+            seconds = ce.duration_seconds
+            # A start another process saw would give a duration that is only a part.
+            if seconds is None or not ce.start_observed or ce.outcome is None:
+                continue
+            key = (ce.name, ce.outcome)
+            cells = f.code_execution_cells.get(key)
+            if cells is None:
+                cells = f.code_execution_cells[key] = Hist(
+                    f.code_execution_duration, key
+                )
+            cells.observe(seconds, exemplar, now)
 
     def _record_container(
         self,

@@ -1,0 +1,383 @@
+"""The code-execution tracker: one record per code execution, from its start to its result.
+
+A code execution starts in the response that carries its ``server_tool_use`` and ends in
+the response that carries its ``*_tool_result``. For a plain bash or text-editor call both
+are in one response; for programmatic tool calling (PTC) the code pauses at every tool
+call, so its result comes back several exchanges later, after every resume of the run.
+The :class:`CodeExecutionTracker` follows each one across those exchanges, in bounded
+memory, and puts a :class:`~ptc_observe.events.CodeExecution` snapshot on every exchange
+that shows it (``Exchange.code_executions``): the OpenTelemetry sink makes one
+``execute_tool {variant}`` span of it, the Prometheus sink observes its duration.
+
+What shows a code execution in a (complete) response: its ``server_tool_use`` (a start),
+a ``tool_use`` or ``server_tool_use`` whose ``caller.tool_id`` is its id (a call it made),
+its result (the end). Within one process that is exact. Across processes it is honest: a
+process that first sees a code execution mid-run (another worker served its start) starts
+the record there with ``start_observed=False``; its result still ends it and its outcome
+is still right, but its duration is only the part this process saw (the Prometheus sink
+does not observe such durations).
+
+Bounds: at most ``Limits.max_code_executions`` open records (the least recently seen ends
+as ``unfinished`` with reason ``evicted``), each ended as ``unfinished`` (``expired``)
+``Limits.code_execution_ttl_seconds`` after its last sighting, or (``container_ended``)
+when the correlator ends its container. :meth:`CodeExecutionTracker.close` ends the rest
+(``closed``). Listeners hear every record that ends without its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from ..events import CodeExecution, ContainerEnded, Exchange, Reply
+from ..models import (
+    CodeExecutionResult,
+    CodeExecutionToolResultBlock,
+    ServerToolResultBlock,
+    ServerToolUseBlock,
+)
+from .correlator import Limits
+
+__all__ = [
+    "CODE_EXECUTION_TOOLS",
+    "CodeExecutionTracker",
+    "END_CLOSED",
+    "END_CONTAINER",
+    "END_EVICTED",
+    "END_EXPIRED",
+    "END_RESULT",
+    "UNFINISHED",
+]
+
+CODE_EXECUTION_TOOLS = frozenset(
+    {"code_execution", "bash_code_execution", "text_editor_code_execution"}
+)
+"""The ``server_tool_use`` names of code executions (the variants)."""
+DEFAULT_VARIANT = "code_execution"
+"""The variant of a code execution known only from the calls it made (only Python cells
+call tools)."""
+SUCCESS, ERROR, UNFINISHED = "success", "error", "unfinished"
+END_RESULT = "result"
+END_EXPIRED = "expired"
+END_CONTAINER = "container_ended"
+END_EVICTED = "evicted"
+END_CLOSED = "closed"
+SWEEP_INTERVAL_SECONDS = 1.0
+
+# A fresh record (``track(fresh=True)``: just built, not yet shared) gets its field set
+# in place, as the correlator does; any other is copied with dataclasses.replace.
+_set_field = object.__setattr__
+
+
+class _Open:
+    """The mutable state of one open code execution."""
+
+    __slots__ = (
+        "calls",
+        "container_id",
+        "deadline",
+        "exchanges",
+        "id",
+        "last_ns",
+        "name",
+        "server_calls",
+        "start_observed",
+        "started_by",
+        "started_ns",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        started_ns: int,
+        started_by: int,
+        start_observed: bool,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.started_ns = started_ns
+        self.started_by = started_by
+        self.start_observed = start_observed
+        self.container_id: str | None = None
+        self.calls = 0
+        self.server_calls = 0
+        self.exchanges = 0
+        self.deadline = 0.0
+        self.last_ns = started_ns
+
+    def record(
+        self,
+        outcome: str | None = None,
+        return_code: int | None = None,
+        end_reason: str | None = None,
+        ended_ns: int | None = None,
+    ) -> CodeExecution:
+        return CodeExecution(
+            self.id,
+            self.name,
+            self.started_ns,
+            self.started_by,
+            self.start_observed,
+            self.container_id,
+            self.calls,
+            self.server_calls,
+            self.exchanges,
+            outcome,
+            return_code,
+            end_reason,
+            ended_ns,
+        )
+
+
+def _shows_code_execution(reply: Reply) -> bool:
+    """True when the reply has a code-execution start, call or result (cheap checks)."""
+    if reply.code_results or reply.server_tools:
+        return True
+    for use in reply.tool_uses:
+        if use.caller_tool_id is not None:
+            return True
+    return False
+
+
+class CodeExecutionTracker:
+    """Follows code executions across exchanges; thread safe.
+
+    Args:
+        limits: ``max_code_executions`` and ``code_execution_ttl_seconds`` bound the state.
+        clock: wall clock in seconds (``time.time``), for the time to live.
+    """
+
+    def __init__(
+        self, limits: Limits | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.limits = limits if limits is not None else Limits()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._open: OrderedDict[str, _Open] = OrderedDict()
+        self._listeners: list[Callable[[CodeExecution], None]] = []
+        self._next_sweep = 0.0
+
+    # --- public API ---
+
+    def add_listener(self, fn: Callable[[CodeExecution], None]) -> None:
+        """Call ``fn`` with every code execution that ends without its result."""
+        self._listeners.append(fn)
+
+    def track(self, ex: Exchange, *, fresh: bool = False) -> Exchange:
+        """Fill ``ex.code_executions`` with the code executions ``ex`` shows.
+
+        Args:
+            ex: the finished (correlated) exchange.
+            fresh: nothing else holds ``ex`` yet: write into it instead of a copy.
+
+        Returns:
+            ``ex`` itself when it shows no code execution (most exchanges) or ``fresh``,
+            else a copy with ``code_executions`` set.
+        """
+        reply = ex.reply
+        shows = ex.complete and reply is not None and _shows_code_execution(reply)
+        if not shows and not self._open:
+            return ex  # the hot path: nothing open, nothing shown
+        ended: list[CodeExecution] = []
+        records: tuple[CodeExecution, ...] = ()
+        with self._lock:
+            now = self._clock()
+            if now >= self._next_sweep:
+                self._sweep_locked(now, ended)
+            if shows:
+                assert reply is not None
+                records = self._follow(ex, reply, now, ended)
+        if ended:
+            self._fire(ended)
+        if not records:
+            return ex
+        if fresh:
+            _set_field(ex, "code_executions", records)
+            return ex
+        return dataclasses.replace(ex, code_executions=records)
+
+    def on_container_ended(self, ended: ContainerEnded) -> None:
+        """End the open code executions of a container that expired or was evicted."""
+        gone: list[CodeExecution] = []
+        with self._lock:
+            due = [s for s in self._open.values() if s.container_id == ended.id]
+            for state in due:
+                del self._open[state.id]
+                gone.append(_unfinished(state, END_CONTAINER))
+        self._fire(gone)
+
+    def sweep(self) -> None:
+        """End the code executions past their time to live."""
+        ended: list[CodeExecution] = []
+        with self._lock:
+            self._sweep_locked(self._clock(), ended)
+        self._fire(ended)
+
+    def close(self) -> None:
+        """End every open code execution (reason ``closed``); the tracker stays usable."""
+        with self._lock:
+            gone = [_unfinished(s, END_CLOSED) for s in self._open.values()]
+            self._open.clear()
+        self._fire(gone)
+
+    def open_count(self) -> int:
+        """Code executions started and not yet ended."""
+        return len(self._open)
+
+    # --- following ---
+
+    def _follow(
+        self, ex: Exchange, reply: Reply, now: float, ended: list[CodeExecution]
+    ) -> tuple[CodeExecution, ...]:
+        timings = ex.timings
+        seen = timings.headers if timings.headers is not None else timings.sent
+        seen_ns = timings.unix_ns(seen)
+        end_ns = timings.unix_ns(timings.finished)
+        container = reply.container
+        container_id = (
+            container.id if container is not None else ex.request.container_id
+        )
+        deadline = now + self.limits.code_execution_ttl_seconds
+        opened = self._open
+        touched: dict[str, _Open] = {}
+
+        def state_of(code_id: str, name: str | None, observed: bool) -> _Open:
+            state = touched.get(code_id)
+            if state is not None:
+                return state
+            state = opened.get(code_id)
+            if state is None:
+                state = _Open(
+                    code_id, name or DEFAULT_VARIANT, seen_ns, ex.id, observed
+                )
+                opened[code_id] = state
+            else:
+                opened.move_to_end(code_id)
+                if name is not None:
+                    state.name = name
+            state.exchanges += 1
+            state.deadline = deadline
+            state.last_ns = end_ns
+            if container_id is not None:
+                state.container_id = container_id
+            touched[code_id] = state
+            return state
+
+        starts, results, server_callers = _wire_facts(reply)
+        for code_id, name in starts:
+            state_of(code_id, name, True)
+        for use in reply.tool_uses:
+            caller = use.caller_tool_id
+            if caller is not None:
+                state_of(caller, None, False).calls += 1
+        for code_id in server_callers:
+            state_of(code_id, None, False).server_calls += 1
+        records: dict[str, CodeExecution] = {}
+        for code_id, variant, succeeded, return_code in results:
+            state = state_of(code_id, variant, False)
+            opened.pop(code_id, None)
+            records[code_id] = state.record(
+                SUCCESS if succeeded else ERROR, return_code, END_RESULT, end_ns
+            )
+        for code_id, state in touched.items():
+            if code_id not in records:
+                records[code_id] = state.record()
+        excess = len(opened) - self.limits.max_code_executions
+        while excess > 0:
+            _, old = opened.popitem(last=False)
+            ended.append(_unfinished(old, END_EVICTED))
+            excess -= 1
+        return tuple(records.values())
+
+    # --- sweeping ---
+
+    def _sweep_locked(self, now: float, ended: list[CodeExecution]) -> None:
+        self._next_sweep = now + SWEEP_INTERVAL_SECONDS
+        opened = self._open
+        # Least recently seen first, and one time to live for all: stop at the first live one.
+        while opened:
+            state = next(iter(opened.values()))
+            if state.deadline > now:
+                break
+            opened.popitem(last=False)
+            ended.append(_unfinished(state, END_EXPIRED))
+
+    def _fire(self, ended: list[CodeExecution]) -> None:
+        error: Exception | None = None
+        for record in ended:
+            for listener in self._listeners:
+                try:
+                    listener(record)
+                except Exception as exc:  # re-raised below for the caller's guard
+                    error = error or exc
+        if error is not None:
+            raise error
+
+
+# --- the wire facts the tracker reads ---
+
+_RESULT_TYPES = {f"{name}_tool_result": name for name in CODE_EXECUTION_TOOLS}
+
+
+_Result = tuple[str, str | None, bool, int | None]
+
+
+def _wire_facts(
+    reply: Reply,
+) -> tuple[list[tuple[str, str]], list[_Result], list[str]]:
+    """The code-execution starts ``(id, variant)``, results ``(id, variant, succeeded,
+    return_code)`` and the callers of programmatic server tools of ``reply``.
+
+    A reply with a ``server_tool_use`` is read from its message (the ids and callers of
+    server tool uses, and the bash / text-editor results that come with them); any other
+    reply from its facts (a PTC run's last reply carries only the result).
+    """
+    if not reply.server_tools:
+        return (
+            [],
+            [
+                (r.tool_use_id, None, r.succeeded, r.return_code)
+                for r in reply.code_results
+            ],
+            [],
+        )
+    starts: list[tuple[str, str]] = []
+    results: list[_Result] = []
+    callers: list[str] = []
+    for block in reply.message.content:
+        kind = block.type
+        if isinstance(block, ServerToolUseBlock):
+            if block.name in CODE_EXECUTION_TOOLS:
+                starts.append((block.id, block.name))
+            caller = block.caller
+            if caller is not None and caller.tool_id and caller.type != "direct":
+                callers.append(caller.tool_id)
+        elif kind in _RESULT_TYPES and isinstance(
+            block, CodeExecutionToolResultBlock | ServerToolResultBlock
+        ):
+            results.append((block.tool_use_id, _RESULT_TYPES[kind], *_verdict(block)))
+    return starts, results, callers
+
+
+def _verdict(
+    block: CodeExecutionToolResultBlock | ServerToolResultBlock,
+) -> tuple[bool, int | None]:
+    """``(succeeded, return_code)``: an ``*_error`` content or a non-zero code fails."""
+    result = block.content
+    if isinstance(result, CodeExecutionResult):
+        return result.succeeded, result.return_code
+    if not isinstance(result, dict) or not isinstance(result.get("type"), str):
+        return False, None
+    code = result.get("return_code")
+    code = code if type(code) is int else None
+    return not result["type"].endswith("_error") and not code, code
+
+
+def _unfinished(state: _Open, reason: str) -> CodeExecution:
+    """The record of a code execution ended without its result: it ends where it was
+    last seen (it ran at least that long; nothing on the wire says more)."""
+    return state.record(UNFINISHED, None, reason, state.last_ns)
