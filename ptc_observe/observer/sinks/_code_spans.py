@@ -271,7 +271,9 @@ class CodeExecutionSpans:
         if attrs is None:
             attrs = self._attrs[key] = {
                 sc.GEN_AI_TOOL_NAME: name,
-                sc.PTC_CODE_EXECUTION_OUTCOME: outcome,
+                # "outcome", as the Prometheus label: an OTel Prometheus exporter then
+                # gives the ptc_code_execution_duration_seconds series the dashboards read.
+                sc.L_OUTCOME: outcome,
             }
         return attrs
 
