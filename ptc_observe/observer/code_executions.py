@@ -33,12 +33,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..events import CodeExecution, ContainerEnded, Exchange, Reply
-from ..models import (
-    CodeExecutionResult,
-    CodeExecutionToolResultBlock,
-    ServerToolResultBlock,
-    ServerToolUseBlock,
-)
 from .correlator import Limits
 
 __all__ = [
@@ -59,7 +53,7 @@ CODE_EXECUTION_TOOLS = frozenset(
 DEFAULT_VARIANT = "code_execution"
 """The variant of a code execution known only from the calls it made (only Python cells
 call tools)."""
-SUCCESS, ERROR, UNFINISHED = "success", "error", "unfinished"
+UNFINISHED = "unfinished"
 END_RESULT = "result"
 END_EXPIRED = "expired"
 END_CONTAINER = "container_ended"
@@ -135,8 +129,11 @@ class _Open:
 
 def _shows_code_execution(reply: Reply) -> bool:
     """True when the reply has a code-execution start, call or result (cheap checks)."""
-    if reply.code_results or reply.server_tools:
+    if reply.code_results:
         return True
+    for server_use in reply.server_tool_uses:
+        if server_use.name in CODE_EXECUTION_TOOLS or server_use.caller_tool_id:
+            return True
     for use in reply.tool_uses:
         if use.caller_tool_id is not None:
             return True
@@ -267,21 +264,27 @@ class CodeExecutionTracker:
             touched[code_id] = state
             return state
 
-        starts, results, server_callers = _wire_facts(reply)
-        for code_id, name in starts:
-            state_of(code_id, name, True)
+        for start in reply.server_tool_uses:
+            if start.name in CODE_EXECUTION_TOOLS:
+                state_of(start.id, start.name, True)
         for use in reply.tool_uses:
             caller = use.caller_tool_id
             if caller is not None:
                 state_of(caller, None, False).calls += 1
-        for code_id in server_callers:
-            state_of(code_id, None, False).server_calls += 1
+        for server_use in reply.server_tool_uses:
+            caller = server_use.caller_tool_id
+            if caller is not None and server_use.is_programmatic:
+                state_of(caller, None, False).server_calls += 1
         records: dict[str, CodeExecution] = {}
-        for code_id, variant, succeeded, return_code in results:
-            state = state_of(code_id, variant, False)
+        for result in reply.code_results:
+            code_id = result.tool_use_id
+            variant = result.variant
+            state = state_of(
+                code_id, variant if variant in CODE_EXECUTION_TOOLS else None, False
+            )
             opened.pop(code_id, None)
             records[code_id] = state.record(
-                SUCCESS if succeeded else ERROR, return_code, END_RESULT, end_ns
+                result.outcome, result.return_code, END_RESULT, end_ns
             )
         for code_id, state in touched.items():
             if code_id not in records:
@@ -316,65 +319,6 @@ class CodeExecutionTracker:
                     error = error or exc
         if error is not None:
             raise error
-
-
-# --- the wire facts the tracker reads ---
-
-_RESULT_TYPES = {f"{name}_tool_result": name for name in CODE_EXECUTION_TOOLS}
-
-
-_Result = tuple[str, str | None, bool, int | None]
-
-
-def _wire_facts(
-    reply: Reply,
-) -> tuple[list[tuple[str, str]], list[_Result], list[str]]:
-    """The code-execution starts ``(id, variant)``, results ``(id, variant, succeeded,
-    return_code)`` and the callers of programmatic server tools of ``reply``.
-
-    A reply with a ``server_tool_use`` is read from its message (the ids and callers of
-    server tool uses, and the bash / text-editor results that come with them); any other
-    reply from its facts (a PTC run's last reply carries only the result).
-    """
-    if not reply.server_tools:
-        return (
-            [],
-            [
-                (r.tool_use_id, None, r.succeeded, r.return_code)
-                for r in reply.code_results
-            ],
-            [],
-        )
-    starts: list[tuple[str, str]] = []
-    results: list[_Result] = []
-    callers: list[str] = []
-    for block in reply.message.content:
-        kind = block.type
-        if isinstance(block, ServerToolUseBlock):
-            if block.name in CODE_EXECUTION_TOOLS:
-                starts.append((block.id, block.name))
-            caller = block.caller
-            if caller is not None and caller.tool_id and caller.type != "direct":
-                callers.append(caller.tool_id)
-        elif kind in _RESULT_TYPES and isinstance(
-            block, CodeExecutionToolResultBlock | ServerToolResultBlock
-        ):
-            results.append((block.tool_use_id, _RESULT_TYPES[kind], *_verdict(block)))
-    return starts, results, callers
-
-
-def _verdict(
-    block: CodeExecutionToolResultBlock | ServerToolResultBlock,
-) -> tuple[bool, int | None]:
-    """``(succeeded, return_code)``: an ``*_error`` content or a non-zero code fails."""
-    result = block.content
-    if isinstance(result, CodeExecutionResult):
-        return result.succeeded, result.return_code
-    if not isinstance(result, dict) or not isinstance(result.get("type"), str):
-        return False, None
-    code = result.get("return_code")
-    code = code if type(code) is int else None
-    return not result["type"].endswith("_error") and not code, code
 
 
 def _unfinished(state: _Open, reason: str) -> CodeExecution:
