@@ -145,6 +145,31 @@ def containers() -> JSON:
                 stack=True,
             ),
             timeseries(
+                "Code-execution duration by variant",
+                "From the response that started a code execution to the one with its result (for PTC the whole run: every resume, tool time included), 50th and 95th percentile by variant. Points are exemplars linking to traces; the trace holds one execute_tool span per code execution.",
+                quantiles(
+                    "ptc_code_execution_duration_seconds",
+                    "gen_ai_tool_name",
+                    "",
+                    "{{gen_ai_tool_name}}",
+                    (0.5, 0.95),
+                ),
+                unit="s",
+            ),
+            timeseries(
+                "Code executions without a result",
+                "Code executions given up before their result arrived, per minute, by variant and reason: container_ended (its container expired or was evicted), expired (no sighting for the time to live), evicted (state bound), closed (observer closed).",
+                [
+                    Target(
+                        # 0 rather than "No data" while none was given up (the usual case).
+                        f"(sum by (gen_ai_tool_name, reason) (rate(ptc_code_executions_unfinished_total[{RI}])) or vector(0)) * 60",
+                        "{{gen_ai_tool_name}} {{reason}}",
+                    )
+                ],
+                unit="cpm",
+                stack=True,
+            ),
+            timeseries(
                 "Programmatic tool turnaround by tool",
                 "Time code execution waited for each client tool's result (95th percentile). Slow tools bring containers close to expiry.",
                 quantiles(

@@ -175,6 +175,12 @@ def code_spans(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:
     ]
 
 
+def times(span: ReadableSpan) -> tuple[int, int]:
+    """Start and end of a finished span."""
+    assert span.start_time is not None and span.end_time is not None
+    return span.start_time, span.end_time
+
+
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
 
@@ -216,8 +222,10 @@ def test_real_run_is_one_code_execution_span(observer, span_exporter, prom_regis
     # client has no application span) to the end of the one that carried the result.
     assert code.parent is not None
     assert code.parent.span_id == chats[0].context.span_id
-    assert chats[0].start_time <= code.start_time <= chats[0].end_time
-    assert code.end_time == chats[-1].end_time
+    first_start, first_end = times(chats[0])
+    code_start, code_end = times(code)
+    assert first_start <= code_start <= first_end
+    assert code_end == times(chats[-1])[1]
     for later in chats[1:]:
         linked = [
             link.context.span_id

@@ -68,6 +68,16 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("ptc_reasoning_tokens_total", "counter", ("gen_ai_request_model",)),
     Metric("ptc_cache_write_tokens_total", "counter", ("gen_ai_request_model", "ttl")),
     Metric("ptc_code_executions_total", "counter", ("gen_ai_tool_name", "outcome")),
+    Metric(
+        "ptc_code_execution_duration_seconds",
+        "histogram",
+        ("gen_ai_tool_name", "outcome"),
+    ),
+    Metric(
+        "ptc_code_executions_unfinished_total",
+        "counter",
+        ("gen_ai_tool_name", "reason"),
+    ),
     Metric("ptc_tool_turnaround_seconds", "histogram", ("gen_ai_tool_name", "caller")),
     Metric("ptc_tool_result_bytes_total", "counter", ("caller",)),
     Metric("ptc_containers_created_total", "counter"),
@@ -105,6 +115,7 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "stage": ("stream_parse", "sink"),
     "server_tool": ("web_search", "web_fetch"),
     "ttl": ("5m", "1h", "unknown"),
+    "reason": ("container_ended", "expired"),
 }
 
 # Label values that differ from LABEL_VALUES for one family.
@@ -123,6 +134,13 @@ FAMILY_LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
             "text_editor_code_execution",
         ),
         "outcome": ("success", "error"),
+    },
+    "ptc_code_execution_duration_seconds": {
+        "gen_ai_tool_name": ("code_execution", "bash_code_execution"),
+        "outcome": ("success", "error"),
+    },
+    "ptc_code_executions_unfinished_total": {
+        "gen_ai_tool_name": ("code_execution",),
     },
 }
 
