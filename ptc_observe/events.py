@@ -253,18 +253,26 @@ class ToolTurnaround:
 
 @dataclass(frozen=True, slots=True)
 class ContainerSighting:
-    """The code-execution container an exchange used (at most one per exchange)."""
+    """The code-execution container an exchange used (at most one per exchange).
+
+    ``created``, ``reused`` and ``expired`` follow from the exchange alone (its request and
+    response), so they are exact however the traffic is split over processes;
+    ``remaining_seconds`` needs memory and is given only when it is sure.
+    """
 
     id: str
     expires_at: datetime | None
     created: bool
-    """First time this observer saw the id."""
+    """A complete response named a container its request did not: the API created it."""
     reused: bool
-    """The id was already known (the request sent it, or an earlier response named it)."""
+    """The request named the container and a complete response came back in it."""
     expired: bool
-    """Sent after its known ``expires_at``, or the request naming it failed."""
+    """The request named the container and the API refused it (a 400 or 404 about the
+    container: expired or unknown)."""
     remaining_seconds: float | None = None
-    """At a reuse: seconds left before the last known ``expires_at``."""
+    """At a reuse: seconds left before the ``expires_at`` of the container's previous
+    response. Only when this process saw that response, as the request's own history
+    proves (its messages continue the request that got it); ``None`` otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,8 +678,11 @@ class ContainerEnded:
     """A container left the tracker: it expired, or was evicted to bound memory."""
 
     id: str
-    lifetime_seconds: float
-    """First to last sighting."""
+    lifetime_seconds: float | None
+    """From the response that created it to its last known ``expires_at`` (or last
+    sighting, if no response gave one). Only the process that saw the creating response
+    knows it (exactly one, fleet-wide): ``None`` in the others, so a fleet observes each
+    container's lifetime once."""
     reason: str
     """``expired`` or ``evicted``."""
 
@@ -765,6 +776,9 @@ class Exchange:
     tool_turnarounds: tuple[ToolTurnaround, ...] = ()
     answers: tuple[int, ...] = ()
     """Ids of the exchanges whose tool calls this request answered."""
+    unmatched_results: tuple[ToolResultSent, ...] = ()
+    """Tool results of the request whose asking response this process never saw (another
+    process served it, or it was forgotten): no turnaround, no link, counted as such."""
     container: ContainerSighting | None = None
     code_executions: tuple[CodeExecution, ...] = ()
     """The code executions this exchange showed (started, resumed or ended), as of its end."""

@@ -60,28 +60,35 @@ def c(f: ExchangeFactory, ended: list[ContainerEnded]) -> Correlator:
     return correlator
 
 
-def ptc_run(f: ExchangeFactory, c: Correlator) -> list[Exchange]:
+def ptc_exchanges(f: ExchangeFactory) -> list[Exchange]:
     """02 -> resume -> 03 -> resume -> 04, with 2 s and 1 s of application tool time."""
-    ex1 = c.correlate(f.make("02_ptc_turn1_response.json", tools=PTC_TOOLS))
+    ex1 = f.make("02_ptc_turn1_response.json", tools=PTC_TOOLS, messages=1)
     f.advance(2.0)
-    ex2 = c.correlate(
-        f.make(
-            "03_ptc_resume_response.json",
-            tools=PTC_TOOLS,
-            container_id=C,
-            tool_results=[result(TURN1_CALL, 48)],
-        )
+    ex2 = f.make(
+        "03_ptc_resume_response.json",
+        tools=PTC_TOOLS,
+        container_id=C,
+        tool_results=[result(TURN1_CALL, 48, tool="query_sales", programmatic=True)],
+        messages=3,
     )
     f.advance(1.0)
-    ex3 = c.correlate(
-        f.make(
-            "04_ptc_final_response.json",
-            tools=PTC_TOOLS,
-            container_id=C,
-            tool_results=[result(RESUME_CALL, 52, is_error=True)],
-        )
+    ex3 = f.make(
+        "04_ptc_final_response.json",
+        tools=PTC_TOOLS,
+        container_id=C,
+        tool_results=[
+            result(
+                RESUME_CALL, 52, is_error=True, tool="query_sales", programmatic=True
+            )
+        ],
+        messages=5,
     )
     return [ex1, ex2, ex3]
+
+
+def ptc_run(f: ExchangeFactory, c: Correlator) -> list[Exchange]:
+    """The run of :func:`ptc_exchanges`, correlated by one correlator."""
+    return [c.correlate(ex) for ex in ptc_exchanges(f)]
 
 
 class TestToolTurnarounds:
@@ -167,12 +174,28 @@ class TestToolTurnarounds:
         assert retry.tool_turnarounds == ()
         assert first.answers == retry.answers == (ex1.id,)
 
-    def test_unknown_result_is_ignored(self, f, c):
-        """A result for a call this correlator never saw yields nothing."""
-        ex = c.correlate(
-            f.make("09_stream_plain_text.sse", tool_results=[result("toolu_unknown")])
-        )
+    def test_unknown_result_is_unmatched(self, f, c):
+        """A result for a call this correlator never saw: no turnaround, no link; unmatched."""
+        sent = result("toolu_unknown", tool="lookup")
+        ex = c.correlate(f.make("09_stream_plain_text.sse", tool_results=[sent]))
         assert ex.tool_turnarounds == () and ex.answers == ()
+        assert ex.unmatched_results == (sent,)
+
+    def test_a_run_split_over_two_processes(self, f):
+        """Turns served alternately by two correlators: each result is matched by exactly
+        one of them or counted unmatched by the other; none is lost or matched twice."""
+        a, b = Correlator(clock=f.clock), Correlator(clock=f.clock)
+        ex1, ex2, ex3 = ptc_exchanges(f)
+        out = [a.correlate(ex1), b.correlate(ex2), a.correlate(ex3)]
+        # Turn 2 (process b) answers a call asked in a's response; turn 3 (a) one in b's.
+        assert out[1].tool_turnarounds == () and out[1].answers == ()
+        assert out[1].unmatched_results == ex2.request.tool_results
+        assert out[2].tool_turnarounds == () and out[2].unmatched_results != ()
+        # The same turns in one process: every result matched, none unmatched.
+        g = ExchangeFactory()
+        one = ptc_run(g, Correlator(clock=g.clock))
+        assert [len(x.tool_turnarounds) for x in one] == [0, 1, 1]
+        assert all(x.unmatched_results == () for x in one)
 
     def test_exchange_without_anything_to_correlate_is_returned_as_is(self, f, c):
         """No results, no calls, no container: the very same object comes back."""
@@ -239,8 +262,11 @@ class TestContainers:
         )
         assert c.active_containers() == 1
 
-    def test_request_after_expiry_counts_as_expired(self, f, c, ended):
-        """A request naming a container after its expires_at: expired, and the container ends."""
+    def test_refused_after_expiry_counts_as_expired(self, f, c, ended):
+        """The API refuses a container named after its expires_at: expired, and it ends.
+
+        Its lifetime runs from the creating response to its last known expires_at.
+        """
         c.correlate(f.make("02_ptc_turn1_response.json"))
         f.advance(30)
         c.correlate(
@@ -251,33 +277,109 @@ class TestContainers:
             )
         )
         f.advance(400)
-        ex = c.correlate(f.make("06_error_429_rate_limit.json", container_id=C))
+        # A rate limit on the way is neither a reuse nor an expiry.
+        limited = c.correlate(f.make("06_error_429_rate_limit.json", container_id=C))
+        assert not (sight(limited).expired or sight(limited).reused)
+        ex = c.correlate(
+            f.make(
+                status=400,
+                error_type="invalid_request_error",
+                error_message=f"container: `{C}` has expired",
+                container_id=C,
+            )
+        )
         assert sight(ex).expired and not sight(ex).created and not sight(ex).reused
-        # Sent 09:21:13, after 09:18:41: the sweep at this exchange already ended it.
+        # Sent after 09:18:41: the sweep had already ended it.
         assert [(e.id, e.reason) for e in ended] == [(C, "expired")]
-        assert ended[0].lifetime_seconds == pytest.approx(31.5)
+        born = WALL_START + 1.5
+        assert ended[0].lifetime_seconds == pytest.approx(EXPIRES_2.timestamp() - born)
         assert c.active_containers() == 0
 
     def test_error_answering_a_container_request_is_expired(self, f, c, ended):
-        """A 404 to a request naming a live container: expired; the container ends then."""
+        """A 404 about the container to a request naming a live one: expired; it ends then."""
         c.correlate(f.make("02_ptc_turn1_response.json"))
         f.advance(2)
         c.correlate(f.make("03_ptc_resume_response.json", container_id=C))
         f.advance(5)
         ex = c.correlate(
-            f.make(status=404, error_type="not_found_error", container_id=C)
+            f.make(
+                status=404,
+                error_type="not_found_error",
+                error_message=f"container: `{C}` not found",
+                container_id=C,
+            )
         )
         assert sight(ex).expired and sight(ex).expires_at == EXPIRES_2
         assert not sight(ex).reused
-        # Lifetime: first sighting (end of turn 1) to the last one that worked (end of the resume).
         assert [(e.id, e.reason) for e in ended] == [(C, "expired")]
-        assert ended[0].lifetime_seconds == pytest.approx(3.5)
+        born = WALL_START + 1.5
+        assert ended[0].lifetime_seconds == pytest.approx(EXPIRES_2.timestamp() - born)
 
-    def test_overload_is_not_an_expiry(self, f, c):
-        """A 529 on a request naming a live container is a reuse, not an expiry."""
+    @pytest.mark.parametrize(
+        ("status", "message"),
+        [
+            (400, "messages: tool_use ids must be unique"),
+            (500, "Internal server error"),
+        ],
+    )
+    def test_other_errors_are_not_expiries(self, f, c, status, message):
+        """A 400 not about the container, or a 500 (cannot be told from any server
+        error), is neither a reuse nor an expiry; nor is a 529."""
         c.correlate(f.make("02_ptc_turn1_response.json"))
-        ex = c.correlate(f.make("07_error_529_overloaded.json", container_id=C))
-        assert (sight(ex).reused, sight(ex).expired) == (True, False)
+        for ex in (
+            f.make(status=status, error_message=message, container_id=C),
+            f.make("07_error_529_overloaded.json", container_id=C),
+        ):
+            s = sight(c.correlate(ex))
+            assert (s.created, s.reused, s.expired) == (False, False, False)
+        assert c.active_containers() == 1
+
+    def test_a_new_container_for_the_named_one_is_a_creation(self, f, c):
+        """A complete response in another container than the request named: created."""
+        ex = c.correlate(
+            f.make("02_ptc_turn1_response.json", container_id="container_old")
+        )
+        s = sight(ex)
+        assert (s.id, s.created, s.reused) == (C, True, False)
+
+    def test_a_cut_stream_creates_nothing(self, f, c):
+        """A stream cut before its end counts no creation (the app never got the id)."""
+        ex = c.correlate(f.make("08_stream_ptc_turn1.sse", cut_after=2000))
+        assert ex.outcome is not Outcome.OK
+        assert ex.container is None or not sight(ex).created
+
+    def test_time_left_only_when_this_process_saw_the_previous_turn(self, f):
+        """Process b serves turn 2, then a serves turn 3: a's deadline is turn 1's, which
+        b's turn moved; the request proves it (its messages skip one turn), so no time
+        left is given rather than a wrong one. b's own next turn would give it."""
+        a, b = Correlator(clock=f.clock), Correlator(clock=f.clock)
+        ex1, ex2, ex3 = ptc_exchanges(f)
+        s1 = sight(a.correlate(ex1))
+        s2 = sight(b.correlate(ex2))
+        s3 = sight(a.correlate(ex3))
+        assert (s1.created, s2.reused, s3.reused) == (True, True, True)
+        assert s2.remaining_seconds is None  # b never saw the deadline
+        assert s3.remaining_seconds is None  # a's deadline is stale: turn 2 moved it
+
+    def test_lifetime_is_observed_by_the_creating_process_only(self, f):
+        """Both processes end the container; only the one that saw it created knows its
+        lifetime, so a fleet observes it once."""
+        ends: dict[str, list[ContainerEnded]] = {"a": [], "b": []}
+        a, b = Correlator(clock=f.clock), Correlator(clock=f.clock)
+        a.add_listener(ends["a"].append)
+        b.add_listener(ends["b"].append)
+        ex1, ex2, ex3 = ptc_exchanges(f)
+        a.correlate(ex1)
+        b.correlate(ex2)
+        b.correlate(ex3)
+        f.advance(600)
+        a.sweep()
+        b.sweep()
+        (end_a,), (end_b,) = ends["a"], ends["b"]
+        born = WALL_START + 1.5
+        # a knows turn 1's expires_at only: a lower bound of the true lifetime.
+        assert end_a.lifetime_seconds == pytest.approx(EXPIRES_1.timestamp() - born)
+        assert end_b.lifetime_seconds is None
 
     def test_sweep_expires_by_clock(self, f, c, ended):
         """Once the wall clock passes expires_at the container leaves the active count."""
@@ -287,20 +389,25 @@ class TestContainers:
         assert c.active_containers() == 1
         f.advance(10)
         assert c.active_containers() == 0
-        assert [(e.id, e.reason, e.lifetime_seconds) for e in ended] == [
-            (C, "expired", 0.0)
-        ]
+        assert [(e.id, e.reason) for e in ended] == [(C, "expired")]
+        # From the creating response's end (09:14:01.5) to its expires_at.
+        assert ended[0].lifetime_seconds == pytest.approx(
+            EXPIRES_1.timestamp() - (WALL_START + 1.5)
+        )
 
     def test_restored_container_is_reused_not_created(self, f, c, ended):
-        """A container named again after it ended (restored from its checkpoint): reuse + expiry, new lifetime."""
+        """A container named again after it ended (restored from its checkpoint): a reuse;
+        tracked again, but its lifetime was observed once, when it first ended."""
         c.correlate(f.make("02_ptc_turn1_response.json"))
         f.advance(600)
         c.sweep()
         ex = c.correlate(f.make("03_ptc_resume_response.json", container_id=C))
         s = sight(ex)
-        assert (s.created, s.reused, s.expired) == (False, True, True)
+        assert (s.created, s.reused, s.expired) == (False, True, False)
         assert c.active_containers() == 0  # its new expires_at (09:18:41) is past too
         assert [e.reason for e in ended] == ["expired", "expired"]
+        assert ended[0].lifetime_seconds is not None
+        assert ended[1].lifetime_seconds is None
 
     def test_eviction_beyond_max_containers(self, f, ended):
         """Past ``max_containers`` the least recently seen container is evicted (and ends)."""
@@ -318,12 +425,12 @@ class TestContainers:
         c = Correlator(Limits(container_ttl_seconds=100), clock=f.clock)
         c.add_listener(ended.append)
         ex = c.correlate(f.make("09_stream_plain_text.sse", container_id="container_x"))
-        assert sight(ex).created and sight(ex).expires_at is None
+        assert sight(ex).reused and sight(ex).expires_at is None
         f.advance(99)
         assert c.active_containers() == 1
         f.advance(2)
         assert c.active_containers() == 0
-        assert ended[0].lifetime_seconds == pytest.approx(1.5)
+        assert ended[0].lifetime_seconds is None  # its creation was never seen here
 
 
 class TestListeners:
@@ -384,7 +491,7 @@ def test_concurrent_correlation_is_consistent(f):
         t.start()
     for t in threads:
         t.join()
-    assert len(out) == 1600 and all(sight(ex).created for ex in out)
+    assert len(out) == 1600 and all(sight(ex).reused for ex in out)
     assert c.state_sizes()["containers"] == 1600
 
 
@@ -441,11 +548,7 @@ def test_state_stays_bounded_under_a_million_distinct_ids():
     ids.update(f"toolu_{i}_{n}" for i in range(200_000) for n in range(4))
     assert len(ids) == 1_000_000
     sizes = c.state_sizes()
-    assert sizes == {
-        "containers": 1_000,
-        "ended_containers": 1_000,
-        "pending_tool_calls": 5_000,
-    }
+    assert sizes == {"containers": 1_000, "pending_tool_calls": 5_000}
     assert peak == sizes
     assert evicted[0] == 199_000  # every container but the last 1,000 left by eviction
     print(f"200,000 correlations (1,000,000 distinct ids) in {elapsed:.1f} s")

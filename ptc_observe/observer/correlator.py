@@ -1,14 +1,18 @@
 """The correlator: what only shows across exchanges.
 
-One exchange cannot tell how long the application took to run a tool, or whether a
-code-execution container is new, reused or expired. The :class:`Correlator` remembers, in
-bounded memory, the tool calls responses asked for (until a later request carries their
-``tool_result``) and the containers it has seen, and fills those facts into each
+One exchange cannot tell how long the application took to run a tool, or how long a
+code-execution container lived. The :class:`Correlator` remembers, in bounded memory, the
+tool calls responses asked for (until a later request carries their ``tool_result``) and
+the containers it has seen, and fills those facts into each
 :class:`~ptc_observe.events.Exchange` before the sinks see it:
 
 * ``tool_turnarounds``: each ``tool_result`` matched with the response that asked for it;
 * ``answers``: the ids of those asking exchanges (tracers link the spans);
-* ``container``: the container the exchange used, with created / reused / expired.
+* ``unmatched_results``: the results whose asking response this process never saw;
+* ``container``: the container the exchange used. Created / reused / expired follow from
+  the exchange alone (:func:`~.fleet.container_use`), so they stay exact when the traffic
+  is spread over processes; the time left at a reuse and the lifetime need memory and are
+  given only where this process knows them (see ``docs/telemetry.md``, fleets).
 
 Memory stays bounded under any traffic: at most ``Limits.max_containers`` containers (the
 least recently seen are evicted) and ``Limits.max_pending_tool_calls`` tool calls, each
@@ -29,17 +33,14 @@ from ..events import (
     ContainerEnded,
     ContainerSighting,
     Exchange,
-    Outcome,
     Reply,
+    ToolResultSent,
     ToolTurnaround,
 )
+from .fleet import container_use
 
 __all__ = ["Correlator", "Limits"]
 
-# Statuses that mean "this container id cannot be used" when a request naming one fails:
-# the API answers an unknown id with 404 and an expired one with a 4xx (docs do not name
-# the error; see ptc-wire-format.md section 5.2).
-CONTAINER_ERROR_STATUSES = frozenset({400, 404, 410})
 SWEEP_INTERVAL_SECONDS = 1.0
 
 # A fresh record (``correlate(fresh=True)``: just built, not yet shared) gets the
@@ -77,13 +78,24 @@ class Limits:
 
 
 class _Container:
-    __slots__ = ("expires_at", "expires_ts", "first_seen", "last_seen")
+    __slots__ = (
+        "created_at",
+        "expires_at",
+        "expires_ts",
+        "first_seen",
+        "last_seen",
+        "messages",
+    )
 
     def __init__(self, first_seen: float) -> None:
         self.first_seen = first_seen
         self.last_seen = first_seen
+        self.created_at: float | None = None
+        """Wall time of the creating response, if this process saw it."""
         self.expires_at: datetime | None = None
         self.expires_ts: float | None = None
+        self.messages: int | None = None
+        """Messages of the request whose response gave ``expires_at``."""
 
 
 class _Pending:
@@ -132,9 +144,6 @@ class Correlator:
         self._clock = clock
         self._lock = threading.Lock()
         self._containers: OrderedDict[str, _Container] = OrderedDict()
-        # Containers that left the tracker, with their last known expiry: a later request
-        # naming one was "sent after its expires_at" even though we no longer track it.
-        self._ended: OrderedDict[str, float | None] = OrderedDict()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._listeners: list[Callable[[ContainerEnded], None]] = []
         self._next_sweep = 0.0
@@ -163,13 +172,14 @@ class Correlator:
         ended: list[ContainerEnded] = []
         turnarounds: tuple[ToolTurnaround, ...] = ()
         answers: tuple[int, ...] = ()
+        unmatched: tuple[ToolResultSent, ...] = ()
         sighting = None
         with self._lock:
             now = self._clock()
             if now >= self._next_sweep:
                 self._sweep_locked(now, ended)
             if request.tool_results:
-                turnarounds, answers = self._match_results(ex)
+                turnarounds, answers, unmatched = self._match_results(ex)
             if reply is not None and reply.stop_reason == "tool_use":
                 self._register_calls(ex, reply, now)
             if request.container_id is not None or (
@@ -178,15 +188,20 @@ class Correlator:
                 sighting = self._sight_container(ex, ended)
         if ended:
             self._fire(ended)
-        if not (turnarounds or answers or sighting):
+        if not (turnarounds or answers or unmatched or sighting):
             return ex
         if fresh:
             _set_field(ex, "tool_turnarounds", turnarounds)
             _set_field(ex, "answers", answers)
+            _set_field(ex, "unmatched_results", unmatched)
             _set_field(ex, "container", sighting)
             return ex
         return dataclasses.replace(
-            ex, tool_turnarounds=turnarounds, answers=answers, container=sighting
+            ex,
+            tool_turnarounds=turnarounds,
+            answers=answers,
+            unmatched_results=unmatched,
+            container=sighting,
         )
 
     def active_containers(self, *, sweep: bool = True) -> int:
@@ -211,7 +226,6 @@ class Correlator:
         """Sizes of the bounded state, for monitoring and tests."""
         return {
             "containers": len(self._containers),
-            "ended_containers": len(self._ended),
             "pending_tool_calls": len(self._pending),
         }
 
@@ -219,13 +233,17 @@ class Correlator:
 
     def _match_results(
         self, ex: Exchange
-    ) -> tuple[tuple[ToolTurnaround, ...], tuple[int, ...]]:
+    ) -> tuple[tuple[ToolTurnaround, ...], tuple[int, ...], tuple[ToolResultSent, ...]]:
         turnarounds: list[ToolTurnaround] = []
         answers: list[int] = []
+        unmatched: list[ToolResultSent] = []
         sent = ex.timings.sent
         for result in ex.request.tool_results:
             pending = self._pending.get(result.tool_use_id)
             if pending is None:
+                # Asked in a response another process saw (or one forgotten): the call is
+                # known from the request itself, its turnaround and asking span are not.
+                unmatched.append(result)
                 continue
             if pending.asked_by not in answers:
                 answers.append(pending.asked_by)
@@ -247,7 +265,7 @@ class Correlator:
                     pending.asked_by,
                 )
             )
-        return tuple(turnarounds), tuple(answers)
+        return tuple(turnarounds), tuple(answers), tuple(unmatched)
 
     def _register_calls(self, ex: Exchange, reply: Reply, now: float) -> None:
         pending = self._pending
@@ -277,58 +295,55 @@ class Correlator:
         timings = ex.timings
         sent_ts = timings.sent_unix_ns / 1e9
         end_ts = sent_ts + (timings.finished - timings.sent)
-        requested = ex.request.container_id
+        request = ex.request
+        requested = request.container_id
         answered = ex.reply.container if ex.reply is not None else None
         containers = self._containers
+        created, reused, expired = container_use(ex)
 
-        expired = False
-        remaining: float | None = None
-        if requested is not None:
-            state = containers.get(requested)
-            if state is not None:
-                deadline: float | None = state.expires_ts
-            else:
-                deadline = self._ended.get(requested)
-            if deadline is not None:
-                if sent_ts >= deadline:
-                    expired = True
-                elif state is not None:
-                    remaining = deadline - sent_ts
-            if (
-                ex.outcome is Outcome.ERROR
-                and ex.status_code in CONTAINER_ERROR_STATUSES
-            ):
-                expired = True
-
-        cid = answered.id if answered is not None else requested
-        assert cid is not None
-        if expired and answered is None:
-            # The request named a container that is gone: forget it.
-            state = containers.pop(cid, None)
-            if state is not None:
-                self._end(cid, state, "expired", ended)
+        if expired:
+            # The API refused the container: it is gone here too.
+            assert requested is not None
+            gone = containers.pop(requested, None)
+            if gone is not None:
+                self._end(requested, gone, "expired", ended)
             return ContainerSighting(
-                cid,
-                state.expires_at if state is not None else None,
+                requested,
+                gone.expires_at if gone is not None else None,
                 False,
                 False,
                 True,
                 None,
             )
 
+        cid = answered.id if answered is not None else requested
+        assert cid is not None
         state = containers.get(cid)
-        created = False
+        if not (created or reused):
+            # Refused for another reason, retried, or cut: the container was not used.
+            known = state.expires_at if state is not None else None
+            return ContainerSighting(cid, known, False, False, False, None)
+        remaining: float | None = None
         if state is None:
             # A request naming an id sights it at send; a response, at its end.
             state = _Container(sent_ts if requested == cid else end_ts)
             containers[cid] = state
-            if cid in self._ended:
-                # Restored from its checkpoint after it had ended: known, but a new lifetime.
-                del self._ended[cid]
-            else:
-                created = True
         else:
             containers.move_to_end(cid)
+            deadline = state.expires_ts
+            if (
+                reused
+                and deadline is not None
+                and state.messages is not None
+                and 0 < request.run.messages - state.messages <= 2
+                and deadline > sent_ts
+            ):
+                # The request continues the one whose response gave this deadline (its
+                # answer, then at most the user's message): no other process can have
+                # moved the deadline since, so the time left is exact.
+                remaining = deadline - sent_ts
+        if created:
+            state.created_at = end_ts
         if end_ts > state.last_seen:
             state.last_seen = end_ts
         if answered is not None:
@@ -337,25 +352,29 @@ class Correlator:
                 # Resumes repeat the same expiry: convert it only when it changes.
                 state.expires_ts = when.timestamp()
             state.expires_at = when
+            state.messages = request.run.messages
         excess = len(containers) - self.limits.max_containers
         while excess > 0:
             old_id, old = containers.popitem(last=False)
             self._end(old_id, old, "evicted", ended)
             excess -= 1
         return ContainerSighting(
-            cid, state.expires_at, created, not created, expired, remaining
+            cid, state.expires_at, created, reused, False, remaining
         )
 
     def _end(
         self, cid: str, state: _Container, reason: str, ended: list[ContainerEnded]
     ) -> None:
-        lifetime = state.last_seen - state.first_seen
-        ended.append(ContainerEnded(cid, lifetime if lifetime > 0.0 else 0.0, reason))
-        memory = self._ended
-        memory[cid] = state.expires_ts
-        memory.move_to_end(cid)
-        if len(memory) > self.limits.max_containers:
-            memory.popitem(last=False)
+        lifetime: float | None = None
+        born = state.created_at
+        if born is not None:
+            # Creation to the last expires_at this process knows (the container's end;
+            # later turns served elsewhere may have moved it further), else last sighting.
+            until = (
+                state.expires_ts if state.expires_ts is not None else state.last_seen
+            )
+            lifetime = until - born if until > born else 0.0
+        ended.append(ContainerEnded(cid, lifetime, reason))
 
     # --- sweeping ---
 

@@ -21,6 +21,7 @@ from ptc_observe.events import (
     RateLimit,
     Reply,
     RequestFacts,
+    RunPosition,
     Timings,
     ToolDeclaration,
     ToolResultSent,
@@ -124,12 +125,14 @@ class ExchangeFactory:
         max_tokens: int | None = 1024,
         closed_early: bool = False,
         cut_after: int | None = None,
+        messages: int = 0,
     ) -> Exchange:
         """One exchange sent now, finished ``duration`` later (the clock moves on).
 
         ``fixture`` picks the response: a JSON message, an SSE stream (optionally cut
         after ``cut_after`` bytes), or one of the error bodies (status and error type
-        follow). Keywords override what the fixture implies.
+        follow). Keywords override what the fixture implies. ``messages``: how many
+        messages the request sent (its ``run.messages``).
         """
         streamed = False
         complete = True
@@ -176,6 +179,7 @@ class ExchangeFactory:
             tool_results=tuple(tool_results),
             retry_count=retry_count,
             content=request_content,
+            run=RunPosition(messages=messages),
         )
         self.perf = sent + duration
         return Exchange(
@@ -205,7 +209,22 @@ class ExchangeFactory:
 
 
 def result(
-    tool_use_id: str, size: int = 100, *, is_error: bool = False
+    tool_use_id: str,
+    size: int = 100,
+    *,
+    is_error: bool = False,
+    tool: str | None = None,
+    programmatic: bool = False,
 ) -> ToolResultSent:
-    """A ``tool_result`` the application sends back."""
-    return ToolResultSent(tool_use_id=tool_use_id, size_bytes=size, is_error=is_error)
+    """A ``tool_result`` the application sends back, answering a call of ``tool`` (the
+    request's history names it; ``None``: not in the history) by that caller."""
+    return ToolResultSent(
+        tool_use_id=tool_use_id,
+        size_bytes=size,
+        is_error=is_error,
+        tool_name=tool,
+        caller_type=None
+        if tool is None
+        else ("code_execution_20260120" if programmatic else "direct"),
+        caller_tool_id="srvtoolu_01HqJ7mVtX2cR9bW4nYk5eLs" if programmatic else None,
+    )

@@ -65,7 +65,9 @@ def full_registry() -> CollectorRegistry:
     sink.on_exchange(
         correlator.correlate(
             factory.make(
-                "07_error_529_overloaded.json",
+                status=400,
+                error_type="invalid_request_error",
+                error_message="container: `container_011CZq7TfRmB3vKx9NwPd2Lh` has expired",
                 container_id="container_011CZq7TfRmB3vKx9NwPd2Lh",
             )
         )

@@ -432,20 +432,39 @@ def ptc_run(
         (
             "03_ptc_resume_response.json",
             C,
-            (result("toolu_01Fk2YwHs9PqLm4Rt7VbZc3N", 48),),
+            (
+                result(
+                    "toolu_01Fk2YwHs9PqLm4Rt7VbZc3N",
+                    48,
+                    tool="query_sales",
+                    programmatic=True,
+                ),
+            ),
         ),
         (
             "04_ptc_final_response.json",
             C,
-            (result("toolu_01Wn6DcJ3xRv8Hq2Lt5MpYk9", 52, is_error=True),),
+            (
+                result(
+                    "toolu_01Wn6DcJ3xRv8Hq2Lt5MpYk9",
+                    52,
+                    is_error=True,
+                    tool="query_sales",
+                    programmatic=True,
+                ),
+            ),
         ),
     ]
-    for (fixture, container, results), pause in zip(
-        steps, (2.0, 1.0, 0.0), strict=True
+    for n, ((fixture, container, results), pause) in enumerate(
+        zip(steps, (2.0, 1.0, 0.0), strict=True)
     ):
         ex = correlator.correlate(
             factory.make(
-                fixture, tools=PTC_TOOLS, container_id=container, tool_results=results
+                fixture,
+                tools=PTC_TOOLS,
+                container_id=container,
+                tool_results=results,
+                messages=1 + 2 * n,
             )
         )
         sink.on_exchange(ex)
@@ -479,6 +498,18 @@ class TestPTCRun:
             == 1
         )
         assert value(r, "ptc_tool_result_bytes_total", caller="programmatic") == 100
+        for outcome in ("success", "error"):
+            assert (
+                value(
+                    r,
+                    "ptc_tool_results_total",
+                    gen_ai_tool_name="query_sales",
+                    caller="programmatic",
+                    outcome=outcome,
+                )
+                == 1
+            )
+        assert value(r, "ptc_tool_results_unmatched_total", caller="programmatic") == 0
         assert (
             value(
                 r,
@@ -518,20 +549,33 @@ class TestPTCRun:
     def test_container_expiry_and_lifetime(
         self, prom_registry, prom_sink, factory, correlator
     ):
-        """After expires_at the active gauge drops, the lifetime is observed once; a late request is an expiry."""
+        """After expires_at the active gauge drops, the lifetime is observed once; a late
+        request the API refuses is an expiry."""
         ptc_run(factory, correlator, prom_sink)
         factory.advance(600)
         r = prom_registry
         assert value(r, "ptc_containers_active") == 0  # scrape-time collector sweeps
-        # First sighting 09:14:01.5 (end of turn 1) to last 09:14:07.5 (end of the final answer).
-        assert histogram(r, "ptc_container_lifetime_seconds") == (1, pytest.approx(6.0))
-        prom_sink.on_exchange(
-            correlator.correlate(
-                factory.make("07_error_529_overloaded.json", container_id=C)
-            )
+        # Created 09:14:01.5 (end of turn 1), last expires_at 09:18:41.078.
+        lifetime = 275.077952 + 4.5
+        assert histogram(r, "ptc_container_lifetime_seconds") == (
+            1,
+            pytest.approx(lifetime),
         )
+        for late in (
+            factory.make("07_error_529_overloaded.json", container_id=C),
+            factory.make(
+                status=400,
+                error_type="invalid_request_error",
+                error_message=f"container: `{C}` has expired",
+                container_id=C,
+            ),
+        ):
+            prom_sink.on_exchange(correlator.correlate(late))
         assert value(r, "ptc_containers_expired_total") == 1
-        assert histogram(r, "ptc_container_lifetime_seconds") == (1, pytest.approx(6.0))
+        assert histogram(r, "ptc_container_lifetime_seconds") == (
+            1,
+            pytest.approx(lifetime),
+        )
 
     def test_direct_turnaround(self, prom_registry, prom_sink, factory, correlator):
         """A direct tool call's result counts under caller=direct."""
@@ -541,7 +585,9 @@ class TestPTCRun:
         factory.advance(0.75)
         answer = factory.make(
             "09_stream_plain_text.sse",
-            tool_results=[result("toolu_01Tb5RzQm8KcVw3hN2xJp7Ly", 321)],
+            tool_results=[
+                result("toolu_01Tb5RzQm8KcVw3hN2xJp7Ly", 321, tool="get_inventory")
+            ],
         )
         prom_sink.on_exchange(correlator.correlate(answer))
         r = prom_registry

@@ -175,11 +175,10 @@ class ErrorChildren:
 class ToolChildren:
     """Children for the turnaround of one (tool, caller)."""
 
-    __slots__ = ("execute_tool", "result_bytes", "turnaround")
+    __slots__ = ("execute_tool", "turnaround")
 
     def __init__(self, f: Families, tool: str, caller: str) -> None:
         self.turnaround = Hist.of(f.tool_turnaround.labels(tool, caller))
-        self.result_bytes = f.tool_result_bytes.labels(caller).inc
         g = f.gen2
         if g:
             h = g["execute_tool"]
@@ -292,11 +291,29 @@ class Families:
             "End of the response that asked for a tool to the request carrying its result (application time included).",
             (tool, sc.L_CALLER), registry=r, buckets=sc.TURNAROUND_BUCKETS,
         )  # fmt: skip
+        self.tool_results = Counter(
+            sc.P_TOOL_RESULTS,
+            "Tool results sent back (requests answered in full), by the caller and tool of the call each answers.",
+            (tool, sc.L_CALLER, sc.L_OUTCOME), registry=r,
+        )  # fmt: skip
         self.tool_result_bytes = Counter(
             sc.P_TOOL_RESULT_BYTES,
             "UTF-8 bytes of tool results sent back; programmatic ones went to the container, not the context.",
             (sc.L_CALLER,), registry=r,
         )  # fmt: skip
+        unmatched = Counter(
+            sc.P_TOOL_RESULTS_UNMATCHED,
+            "Tool results whose asking response this process did not see (another process served it): no turnaround.",
+            (sc.L_CALLER,), registry=r,
+        )  # fmt: skip
+        self.add_result_bytes = {
+            True: self.tool_result_bytes.labels(sc.CALLER_PROGRAMMATIC).inc,
+            False: self.tool_result_bytes.labels(sc.CALLER_DIRECT).inc,
+        }
+        self.add_unmatched = {
+            True: unmatched.labels(sc.CALLER_PROGRAMMATIC).inc,
+            False: unmatched.labels(sc.CALLER_DIRECT).inc,
+        }
         self.containers_created = Counter(
             sc.P_CONTAINERS_CREATED, "Code-execution containers seen for the first time.", registry=r
         )  # fmt: skip
@@ -406,6 +423,7 @@ class Families:
         self._tool_calls: dict[tuple[str, bool], Any] = {}
         self._server_tools: dict[tuple[str, bool], Any] = {}
         self._code_executions: dict[tuple[str, bool], Any] = {}
+        self._tool_results: dict[tuple[str | None, bool, bool], Any] = {}
         self._ratelimits: dict[str, tuple[Any, Any]] = {}
         self._ttfc: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.ratelimit_last: dict[str, tuple[int | None, int | None]] = {}
@@ -500,6 +518,21 @@ class Families:
             c = self.tool_calls.labels(label, caller).inc
             if label == tool:
                 self._tool_calls[key] = c
+        return c
+
+    def tool_result_child(
+        self, tool: str | None, programmatic: bool, is_error: bool
+    ) -> Any:
+        """``ptc_tool_results_total`` adder of a (tool name, caller, outcome)."""
+        key = (tool, programmatic, is_error)
+        c = self._tool_results.get(key)
+        if c is None:
+            label = self.tools(tool)
+            caller = sc.CALLER_PROGRAMMATIC if programmatic else sc.CALLER_DIRECT
+            outcome = sc.RESULT_ERROR if is_error else sc.RESULT_SUCCESS
+            c = self.tool_results.labels(label, caller, outcome).inc
+            if label == (tool or ""):
+                self._tool_results[key] = c
         return c
 
     def server_tool_child(self, tool: str, programmatic: bool) -> Any:

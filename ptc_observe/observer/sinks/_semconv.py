@@ -69,6 +69,9 @@ CODE_EXECUTION_VARIANTS: Final = (
 TTL_5M: Final = "5m"
 TTL_1H: Final = "1h"
 TTL_UNKNOWN: Final = "unknown"
+RESULT_SUCCESS: Final = "success"
+RESULT_ERROR: Final = "error"
+"""ptc_tool_results_total's outcome: the application's ``is_error`` on the result."""
 OTHER_LABEL_VALUE: Final = "_other"
 
 # --- span names ---
@@ -247,6 +250,8 @@ P_REASONING_TOKENS: Final = "ptc_reasoning_tokens"
 P_CACHE_WRITE_TOKENS: Final = "ptc_cache_write_tokens"
 P_TOOL_TURNAROUND: Final = "ptc_tool_turnaround_seconds"
 P_TOOL_RESULT_BYTES: Final = "ptc_tool_result_bytes"
+P_TOOL_RESULTS: Final = "ptc_tool_results"
+P_TOOL_RESULTS_UNMATCHED: Final = "ptc_tool_results_unmatched"
 P_CONTAINERS_CREATED: Final = "ptc_containers_created"
 P_CONTAINER_REUSES: Final = "ptc_container_reuses"
 P_CONTAINERS_EXPIRED: Final = "ptc_containers_expired"

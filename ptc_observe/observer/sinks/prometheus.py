@@ -132,8 +132,9 @@ class PrometheusSink:
             self._set_active()
 
     def on_container_ended(self, ended: ContainerEnded) -> None:
-        """Observe the container's lifetime (once per container)."""
-        self._f.container_lifetime.observe(ended.lifetime_seconds)
+        """Observe the container's lifetime (by the process that saw it created)."""
+        if ended.lifetime_seconds is not None:
+            self._f.container_lifetime.observe(ended.lifetime_seconds)
         if self.multiprocess:
             self._set_active()
 
@@ -212,11 +213,19 @@ class PrometheusSink:
         # gen2 usage counters "record every operation, 0 without usage": their series are
         # bound (created at 0) with the model's bundle, so a zero needs no write.
 
+        if ex.request.tool_results and outcome is Outcome.OK:
+            # From the request alone (each result's call is in its history): exact
+            # fleet-wide. Counted once the API answered in full, so retries count once.
+            for r in ex.request.tool_results:
+                programmatic = r.is_programmatic
+                f.tool_result_child(r.tool_name, programmatic, r.is_error)(1)
+                f.add_result_bytes[programmatic](r.size_bytes)
+            for r in ex.unmatched_results:
+                f.add_unmatched[r.is_programmatic](1)
         if ex.tool_turnarounds:
             for t in ex.tool_turnarounds:
                 children = f.tool_children(t.tool_name, t.caller)
                 children.turnaround.observe(t.seconds, exemplar, now)
-                children.result_bytes(t.result_bytes)
                 if children.execute_tool is not None:
                     children.execute_tool[t.is_error].observe(t.seconds, exemplar, now)
         if ex.container is not None:
