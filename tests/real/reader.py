@@ -16,7 +16,10 @@ details"):
   ``message_stop``); tokens count whatever usage arrived;
 * a stream's usage is ``message_start``'s, with each non-null field of every
   ``message_delta`` usage replacing it; ``usage: null`` is no usage;
-* the cache-write TTL split is capped by the cache-write total, the rest is ``unknown``.
+* the cache-write TTL split is capped by the cache-write total, the rest is ``unknown``;
+* containers follow from each exchange alone (docs/telemetry.md, "Fleets"): a complete
+  message naming a container its request did not is a creation; a request naming a
+  container answered by a complete message is a reuse.
 """
 
 from __future__ import annotations
@@ -136,10 +139,10 @@ class Expected:
     """Error exchanges by the API's error type."""
     request_ids: list[str | None] = field(default_factory=list)
     """The ``request_id`` each error body gives (None for messages)."""
-    known: set[str] = field(default_factory=set)
-    """Container ids named so far, by requests or responses."""
+    created: int = 0
+    """Complete messages naming a container their request did not."""
     reuses: int = 0
-    """Exchanges whose request or response named an already known container."""
+    """Requests naming a container that a complete message answered."""
 
     def add(self, body: bytes, stream: bool, request: bytes | None = None) -> None:
         """Count one recorded response body (and the request that asked for it)."""
@@ -153,7 +156,8 @@ class Expected:
         container = (message or {}).get("container")
         found = container.get("id") if isinstance(container, dict) else None
         self.containers.append(found)
-        self._sighting(request, found)
+        if message is not None and got.complete and got.error is None:
+            self._sighting(request, found)
         if message is None:
             return
         if got.complete:  # a cut or failed stream's blocks never reach the application
@@ -161,19 +165,15 @@ class Expected:
         self._usage(message.get("usage") or {})
 
     def _sighting(self, request: bytes | None, found: str | None) -> None:
-        named = set()
         sent = json.loads(request).get("container") if request else None
         if isinstance(sent, dict):
             sent = sent.get("id")
-        if isinstance(sent, str):
-            named.add(sent)
-        if found is not None:
-            named.add(found)
-        if not named:
-            return
-        if named & self.known:
+        if not isinstance(sent, str):
+            sent = None
+        if found is not None and found != sent:
+            self.created += 1
+        elif sent is not None:
             self.reuses += 1
-        self.known |= named
 
     def _blocks(self, message: dict[str, Any]) -> None:
         for block in message.get("content") or []:

@@ -335,7 +335,7 @@ def test_replay_counts_equal_the_raw_json(
         expected.server_tool_requests
     )
     assert b.prom("ptc_errors", "error_type") == expected.errors
-    assert b.prom("ptc_containers_created")[""] == len(expected.known)
+    assert b.prom("ptc_containers_created")[""] == expected.created
     assert b.prom("ptc_container_reuses")[""] == expected.reuses
 
     # OpenTelemetry metrics: the same splits.
