@@ -23,7 +23,13 @@ from ptc_observe.events import (
 )
 from ptc_observe.wire import replies as wire_replies
 from ptc_observe.wire.accumulate import StreamAccumulator, accumulate, iter_events
-from ptc_observe.wire.messages import parse_error, parse_message, parse_reply
+from ptc_observe.wire.messages import (
+    WireError,
+    parse_error,
+    parse_event,
+    parse_message,
+    parse_reply,
+)
 
 from .test_msgspec_paths import EDGES, assert_reply_paths_agree
 from .test_reply import body_of, facts
@@ -603,3 +609,29 @@ def test_odd_new_facts_take_the_model_path_and_agree(fields: dict[str, Any]) -> 
     except ValueError:
         return
     all_paths(body)
+
+
+def test_the_first_error_event_is_the_error() -> None:
+    """A second error event changes nothing: the first one failed the exchange."""
+    first = ev("error", {"type": "error", "error": {"type": "overloaded_error"}})
+    second = ev(
+        "error",
+        {"type": "error", "error": {"type": "api_error"}, "request_id": "req_2"},
+    )
+    acc = StreamAccumulator()
+    acc.feed(start_with({}) + first + second)
+    acc.close()
+    assert acc.error is not None
+    assert (acc.error.type, acc.error.request_id) == ("overloaded_error", None)
+
+
+def test_slow_path_refusals_are_wire_errors() -> None:
+    """What pydantic's JSON parser refuses (a lone surrogate) takes json.loads; the
+    model's refusal then is a WireError."""
+    envelope = b'{"type": "error", "error": {"type": "api_error"}, "x": "\\ud800"}'
+    with pytest.raises(WireError, match="error envelope"):
+        parse_message(envelope)
+    with pytest.raises(WireError, match="invalid 'message_start' event"):
+        parse_event("message_start", '{"message": 5, "x": "\\ud800"}')
+    ping = parse_event("ping", '{"type": "ping", "x": "\\ud800"}')
+    assert ping.type == "ping"
