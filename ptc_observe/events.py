@@ -33,7 +33,10 @@ from .models import (
 __all__ = [
     "CODE_EXECUTION",
     "CodeExecution",
+    "COST_COMPONENTS",
     "CodeResult",
+    "ExchangeCost",
+    "RunFacts",
     "ContainerEnded",
     "ContainerSighting",
     "Exchange",
@@ -702,6 +705,93 @@ class ContainerEnded:
     """``expired`` or ``evicted``."""
 
 
+COST_COMPONENTS = (
+    "input",
+    "cache_read",
+    "cache_write",
+    "output",
+    "server_tools",
+    "container",
+)
+"""The ``component`` values of ``ptc_cost_usd_total``, in :class:`ExchangeCost` order."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeCost:
+    """What one exchange cost, in US dollars, from its own response's usage.
+
+    Token components are exact at the prices in force (their sum is what
+    ``genai_prices.calc_price`` gives); ``container`` is an estimate (the API does not
+    report container time; see docs/telemetry.md, "Cost").
+    """
+
+    price_id: str | None
+    """The price entry used (genai-prices' model id, or ``file:<name>#<n>``); ``None``:
+    the model has no known price, its tokens are in ``unpriced_tokens`` and its token
+    components are zero."""
+    input: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+    output: float = 0.0
+    server_tools: float = 0.0
+    container: float = 0.0
+    container_seconds: float = 0.0
+    """Container time billed to this exchange (seconds; 0 when free or none)."""
+    unpriced_tokens: int = 0
+
+    @property
+    def components(self) -> tuple[float, float, float, float, float, float]:
+        """The components in :data:`COST_COMPONENTS` order."""
+        return (
+            self.input,
+            self.cache_read,
+            self.cache_write,
+            self.output,
+            self.server_tools,
+            self.container,
+        )
+
+    @property
+    def total(self) -> float:
+        """The sum of the components."""
+        return (
+            self.input
+            + self.cache_read
+            + self.cache_write
+            + self.output
+            + self.server_tools
+            + self.container
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """Where an exchange stands in its run: a user turn served by a tool loop.
+
+    A run starts with a request whose last message is the user's own turn and ends with
+    the response that asks for no tool call. ``mode`` is the run's mode as known at this
+    exchange (``programmatic``: a programmatic call so far; ``direct``: tool calls, none
+    programmatic; ``none``); the rest is set only on the exchange that ends the run,
+    read from its request's history (so it is exact whichever process saw the earlier
+    exchanges).
+    """
+
+    mode: str
+    finished: bool = False
+    round_trips: int = 0
+    tool_calls: int = 0
+    bytes_to_container: int = 0
+    """UTF-8 bytes of programmatic tool results: they went to the container."""
+    bytes_to_context: int = 0
+    """UTF-8 bytes of direct tool results: they entered the model's context."""
+    saved_tokens_estimate: float = 0.0
+    """ESTIMATE: ``bytes_to_container / 4`` (about 4 bytes a token)."""
+    saved_usd_estimate: float = 0.0
+    """ESTIMATE: the saved tokens at the model's uncached input price."""
+    duration: float | None = None
+    """First request sent to last response finished, when this process saw them all."""
+
+
 @dataclass(frozen=True, slots=True)
 class CodeExecution:
     """One code execution in a container, as far as this process has followed it.
@@ -801,6 +891,10 @@ class Exchange:
     span_id: int | None = None
     parent_context: Any = field(default=None, compare=False, repr=False)
     """The OpenTelemetry context current when the request was sent."""
+    cost: ExchangeCost | None = None
+    """What the exchange cost (``None``: no usage to price, or pricing is off)."""
+    run: RunFacts | None = None
+    """The exchange's place in its run (``None``: no complete response)."""
 
     @property
     def message(self) -> Message | None:

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..events import CodeExecution, ContainerEnded, Exchange
+from ..pricing.accounting import Accountant, book_or_none
 from .code_executions import CodeExecutionTracker
 from .correlator import Correlator, Limits
 from .sinks import Sink, sink_hooks
@@ -27,6 +28,8 @@ from .sinks._semconv import TELEMETRY_STAGES
 if TYPE_CHECKING:
     import httpx
     import httpx2
+
+    from ..pricing import PriceBook
 
 __all__ = ["CAPTURE_CONTENT_ENV", "Observer", "STAGES"]
 
@@ -53,6 +56,17 @@ def _add_process_sink(sink: Sink) -> None:
 def _remove_process_sink(sink: Sink) -> None:
     with _process_sinks_lock:
         _process_sinks.remove(sink)
+
+
+def _accountant(prices: Any) -> Accountant | None:
+    """The pricing stage for the ``prices`` argument (see :class:`Observer`)."""
+    if prices is None:
+        try:
+            import genai_prices  # noqa: F401
+        except ImportError:  # Python 3.10: genai-prices needs 3.11
+            return None
+    book = book_or_none(prices)
+    return None if book is None else Accountant(book)
 
 
 def capture_content_from_env() -> bool:
@@ -115,6 +129,11 @@ class Observer:
         tool_call_events: the built-in OpenTelemetry sink adds a ``ptc.tool_call`` event
             per tool call and a ``ptc.code_execution_result`` event per result to the
             exchange's span (off by default: see ``OTelSink``).
+        prices: what exchanges are priced with (``ptc_cost_usd_total``, the
+            ``ptc.cost.usd`` span attribute): ``None`` (default) genai-prices' data plus
+            the price file named by ``PTC_OBSERVE_PRICE_FILE``, if set; a path to a price
+            file; a :class:`~ptc_observe.pricing.PriceBook`; ``False``: no pricing. On
+            Python 3.10 (no genai-prices) the default is no pricing.
         infer_tool_spans: the built-in OpenTelemetry sink makes an inferred
             ``execute_tool`` span per matched tool result (off by default: see ``OTelSink``).
 
@@ -136,6 +155,7 @@ class Observer:
         limits: Limits | None = None,
         tool_call_events: bool = False,
         infer_tool_spans: bool = False,
+        prices: Any = None,
     ) -> None:
         self._capture_content = (
             capture_content_from_env() if capture_content is None else capture_content
@@ -147,6 +167,8 @@ class Observer:
         self._log = _RateLimitedLog()
         self._correlator = Correlator(self._limits)
         self._code_executions = CodeExecutionTracker(self._limits)
+        # Prices are read here, so a bad price file fails at start-up, not mid-traffic.
+        self._accountant = _accountant(prices)
 
         built: list[Sink] = []
         # The built-in sinks are imported only when used: a bare Observer(sinks=[...],
@@ -183,6 +205,10 @@ class Observer:
         self._correlator.add_listener(self._container_ended)
         self._correlator.add_listener(self._code_executions.on_container_ended)
         self._code_executions.add_listener(self._code_execution_ended)
+        self._price_receivers = tuple(
+            hook for sink in built if callable(hook := getattr(sink, "on_prices", None))
+        )
+        self._publish_prices()
 
     # --- public surface ---
 
@@ -210,6 +236,21 @@ class Observer:
     def redact(self) -> Callable[[Any], Any] | None:
         """The redaction hook for captured content."""
         return self._redact
+
+    @property
+    def prices(self) -> PriceBook | None:
+        """The price book exchanges are priced with (``None``: pricing is off)."""
+        return None if self._accountant is None else self._accountant.book
+
+    def reload_prices(self) -> None:
+        """Read the price file again (prices change only on this explicit call).
+
+        Raises:
+            PriceFileError: the file is now invalid; the prices in force stay.
+        """
+        if self._accountant is not None:
+            self._accountant.book.reload()
+            self._publish_prices()
 
     @property
     def limits(self) -> Limits:
@@ -263,6 +304,12 @@ class Observer:
             ex = self._code_executions.track(ex, fresh=True)
         except Exception as exc:
             self.telemetry_error("correlate", exc)
+        accountant = self._accountant
+        if accountant is not None:
+            try:
+                accountant.account(ex)
+            except Exception as exc:
+                self.telemetry_error("price", exc)
         for trace in self._tracers:
             try:
                 traced = trace(ex)
@@ -310,6 +357,16 @@ class Observer:
             pass
 
     # --- internals ---
+
+    def _publish_prices(self) -> None:
+        """Tell sinks with ``on_prices(book)`` which prices are in force."""
+        if self._accountant is None:
+            return
+        for receive in self._price_receivers:
+            try:
+                receive(self._accountant.book)
+            except Exception as exc:
+                self.telemetry_error("sink", exc)
 
     def _container_ended(self, ended: ContainerEnded) -> None:
         for receive in self._ended_receivers:

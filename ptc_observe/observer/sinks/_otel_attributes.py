@@ -204,6 +204,15 @@ def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
             attrs[sc.PTC_CONTAINER_EXPIRED] = True
     if ex.streamed:
         attrs[sc.PTC_STREAM_COMPLETE] = ex.complete
+    cost = ex.cost
+    if cost is not None:
+        if cost.price_id is not None:
+            attrs[sc.PTC_COST_USD] = cost.total
+        else:
+            attrs[sc.PTC_COST_UNPRICED_TOKENS] = cost.unpriced_tokens
+    run = ex.run
+    if run is not None:
+        attrs[sc.PTC_RUN_MODE] = run.mode
     return attrs
 
 

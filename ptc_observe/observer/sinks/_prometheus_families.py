@@ -22,6 +22,7 @@ from prometheus_client import (
 from ...events import Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
+from ._prometheus_cost import CostFamilies
 
 __all__ = [
     "Bundle",
@@ -358,6 +359,8 @@ class Families:
         # first failure (a healthy process would otherwise never export the family's samples).
         for stage in sc.TELEMETRY_STAGES:
             self.telemetry_errors.labels(self.stages(stage))
+        self.costs = CostFamilies(r)
+        """Spend, unpriced tokens, price-data info and runs."""
         # Multiprocess: no custom collectors, so a per-process gauge summed over live processes.
         self.active_gauge = (
             Gauge(

@@ -154,6 +154,11 @@ PTC_TOOL_RESULT_BYTES: Final = "ptc.tool.result_bytes"
 PTC_CODE_EXECUTION_OUTCOME: Final = "ptc.code_execution.outcome"
 PTC_CODE_EXECUTION_RETURN_CODE: Final = "ptc.code_execution.return_code"
 PTC_LINK_TYPE: Final = "ptc.link.type"
+PTC_COST_USD: Final = "ptc.cost.usd"
+"""Exchange spend in USD. The GenAI conventions define no cost attribute yet (a proposal,
+``gen_ai.usage.cost.*``, is open), so ours, under ``ptc.*``."""
+PTC_COST_UNPRICED_TOKENS: Final = "ptc.cost.unpriced_tokens"
+PTC_RUN_MODE: Final = "ptc.run.mode"
 LINK_ANSWERS: Final = "answers_tool_calls"
 LINK_ASKED_BY: Final = "asked_by"
 # The code-execution span (one per code execution; see sinks/_code_spans.py).
@@ -288,6 +293,7 @@ TELEMETRY_STAGES: Final = (
     "stream_parse",
     "decode",
     "correlate",
+    "price",
     "trace",
     "sink",
 )

@@ -42,6 +42,7 @@ from ._prometheus_families import Bundle, Families, Hist
 
 if TYPE_CHECKING:
     from ...events import ContainerSighting
+    from ...pricing import PriceBook
 
 __all__ = ["PrometheusSink", "is_multiprocess"]
 
@@ -144,6 +145,10 @@ class PrometheusSink:
             execution.name, execution.end_reason or ""
         ).inc()
 
+    def on_prices(self, book: PriceBook) -> None:
+        """Publish ``ptc_price_data_info`` for the prices in force (at start and reload)."""
+        self._f.costs.set_info(book)
+
     def on_telemetry_error(self, stage: str) -> None:
         """Count a failure inside ptc_observe (``ptc_telemetry_errors_total{stage}``)."""
         child = self._telemetry_errors.get(stage)
@@ -222,6 +227,12 @@ class PrometheusSink:
                 f.add_result_bytes[programmatic](r.size_bytes)
             for r in ex.unmatched_results:
                 f.add_unmatched[r.is_programmatic](1)
+        cost = ex.cost
+        if cost is not None:
+            f.costs.record(model, cost)
+        run = ex.run
+        if run is not None and reply is not None:
+            f.costs.record_run(run, reply.usage, cost)
         if ex.tool_turnarounds:
             for t in ex.tool_turnarounds:
                 children = f.tool_children(t.tool_name, t.caller)

@@ -1,0 +1,116 @@
+"""The observer's pricing stage: an :class:`~ptc_observe.events.ExchangeCost` per exchange.
+
+The cost comes from the very token facts the sinks count in ``ptc_tokens_total`` (the
+reply's :class:`~ptc_observe.events.TokenUsage`), so spend and tokens always agree; each
+exchange is priced on its own, so counters summed over processes stay exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._records import slot_setters
+from ..events import Exchange, ExchangeCost, TokenUsage
+from .book import PriceBook
+from .rates import TokenCounts
+
+__all__ = ["Accountant", "counts_of"]
+
+_set_cost = slot_setters(Exchange)["cost"]
+
+
+def counts_of(usage: TokenUsage) -> TokenCounts:
+    """The billed facts of a reply's usage (unknown counts are zero).
+
+    Raises:
+        ValueError: a negative or non-integer count.
+    """
+    counts = TokenCounts(
+        usage.input_tokens or 0,
+        usage.output_tokens or 0,
+        usage.cache_read_input_tokens or 0,
+        usage.cache_creation_input_tokens or 0,
+    )
+    counts.validate()
+    return counts
+
+
+class Accountant:
+    """Prices exchanges with a :class:`PriceBook` (thread safe: it keeps no state of its own)."""
+
+    __slots__ = ("book",)
+
+    def __init__(self, book: PriceBook) -> None:
+        self.book = book
+
+    def price(self, ex: Exchange) -> ExchangeCost | None:
+        """The cost of ``ex``; ``None`` when its response reported no usage.
+
+        Raises:
+            ValueError: the usage has a negative or non-integer count.
+        """
+        reply = ex.reply
+        if reply is None or reply.usage.is_empty:
+            return None
+        counts = counts_of(reply.usage)
+        container, seconds = self._container(ex)
+        priced = self.book.cost(ex.model, counts, ex.timings.sent_unix_ns)
+        if priced is None:
+            return ExchangeCost(
+                None,
+                container=container,
+                container_seconds=seconds,
+                unpriced_tokens=counts.tokens,
+            )
+        found, c = priced
+        return ExchangeCost(
+            found.id,
+            float(c.input),
+            float(c.cache_read),
+            float(c.cache_write),
+            float(c.output),
+            float(c.server_tools),
+            container,
+            seconds,
+        )
+
+    def account(self, ex: Exchange) -> Exchange:
+        """Set ``ex.cost`` on a fresh record (one nothing else holds yet) and return it."""
+        cost = self.price(ex)
+        if cost is not None:
+            _set_cost(ex, cost)
+        return ex
+
+    def _container(self, ex: Exchange) -> tuple[float, float]:
+        """(USD, seconds) of container time billed to ``ex`` (an estimate, see the docs).
+
+        A response that names a container bills the exchange's own duration, at least the
+        minimum when the request named no container (the API made one for it), unless
+        the request declared a tool that makes code execution free.
+        """
+        reply = ex.reply
+        if reply is None or reply.container is None:
+            return 0.0, 0.0
+        rule = self.book.container
+        request = ex.request
+        for tool in request.tools:
+            if tool.type is not None and tool.type in rule.free_with_tools:
+                return 0.0, 0.0
+        seconds = max(ex.timings.duration, 0.0)
+        if request.container_id is None:
+            seconds = max(seconds, rule.minimum_seconds)
+        return float(self.book.container_cost(seconds)), seconds
+
+
+def book_or_none(prices: Any) -> PriceBook | None:
+    """The observer's ``prices`` argument as a book: a :class:`PriceBook` as it is, a path
+    or ``None`` for a new book (``None``: ``PTC_OBSERVE_PRICE_FILE``), ``False``: off.
+
+    Raises:
+        PriceFileError: the price file is invalid.
+    """
+    if prices is False:
+        return None
+    if isinstance(prices, PriceBook):
+        return prices
+    return PriceBook(None if prices is True else prices)
