@@ -766,14 +766,15 @@ class ExchangeCost:
 
 @dataclass(frozen=True, slots=True)
 class RunFacts:
-    """Where an exchange stands in its run: a user turn served by a tool loop.
+    """An exchange's share of its run: a user turn served by a tool loop.
 
     A run starts with a request whose last message is the user's own turn and ends with
     the response that asks for no tool call. ``mode`` is the run's mode as known at this
     exchange (``programmatic``: a programmatic call so far; ``direct``: tool calls, none
-    programmatic; ``none``); the rest is set only on the exchange that ends the run,
-    read from its request's history (so it is exact whichever process saw the earlier
-    exchanges).
+    programmatic; ``none``). The byte counts and estimates are this exchange's own (the
+    tool results its request carries); ``round_trips``, ``tool_calls`` and ``duration``
+    are set only on the exchange that ends the run, from its request's history, so they
+    are exact whichever process saw the earlier exchanges.
     """
 
     mode: str
@@ -781,9 +782,9 @@ class RunFacts:
     round_trips: int = 0
     tool_calls: int = 0
     bytes_to_container: int = 0
-    """UTF-8 bytes of programmatic tool results: they went to the container."""
+    """UTF-8 bytes of this request's programmatic tool results: they went to the container."""
     bytes_to_context: int = 0
-    """UTF-8 bytes of direct tool results: they entered the model's context."""
+    """UTF-8 bytes of this request's direct tool results: they entered the model's context."""
     saved_tokens_estimate: float = 0.0
     """ESTIMATE: ``bytes_to_container / 4`` (about 4 bytes a token)."""
     saved_usd_estimate: float = 0.0

@@ -58,15 +58,20 @@ def _remove_process_sink(sink: Sink) -> None:
         _process_sinks.remove(sink)
 
 
-def _accountant(prices: Any) -> Accountant | None:
-    """The pricing stage for the ``prices`` argument (see :class:`Observer`)."""
-    if prices is None:
-        try:
-            import genai_prices  # noqa: F401
-        except ImportError:  # Python 3.10: genai-prices needs 3.11
-            return None
-    book = book_or_none(prices)
-    return None if book is None else Accountant(book)
+def _accountant(prices: Any, max_open_runs: int) -> Accountant:
+    """The pricing and runs stage for the ``prices`` argument (see :class:`Observer`)."""
+    book = None
+    if prices is not None or _has_genai_prices():
+        book = book_or_none(prices)
+    return Accountant(book, max_open_runs=max_open_runs)
+
+
+def _has_genai_prices() -> bool:
+    try:
+        import genai_prices  # noqa: F401
+    except ImportError:  # Python 3.10: genai-prices needs 3.11
+        return False
+    return True
 
 
 def capture_content_from_env() -> bool:
@@ -168,7 +173,7 @@ class Observer:
         self._correlator = Correlator(self._limits)
         self._code_executions = CodeExecutionTracker(self._limits)
         # Prices are read here, so a bad price file fails at start-up, not mid-traffic.
-        self._accountant = _accountant(prices)
+        self._accountant = _accountant(prices, self._limits.max_pending_tool_calls)
 
         built: list[Sink] = []
         # The built-in sinks are imported only when used: a bare Observer(sinks=[...],
@@ -240,7 +245,7 @@ class Observer:
     @property
     def prices(self) -> PriceBook | None:
         """The price book exchanges are priced with (``None``: pricing is off)."""
-        return None if self._accountant is None else self._accountant.book
+        return self._accountant.book
 
     def reload_prices(self) -> None:
         """Read the price file again (prices change only on this explicit call).
@@ -248,8 +253,9 @@ class Observer:
         Raises:
             PriceFileError: the file is now invalid; the prices in force stay.
         """
-        if self._accountant is not None:
-            self._accountant.book.reload()
+        book = self._accountant.book
+        if book is not None:
+            book.reload()
             self._publish_prices()
 
     @property
@@ -304,12 +310,10 @@ class Observer:
             ex = self._code_executions.track(ex, fresh=True)
         except Exception as exc:
             self.telemetry_error("correlate", exc)
-        accountant = self._accountant
-        if accountant is not None:
-            try:
-                accountant.account(ex)
-            except Exception as exc:
-                self.telemetry_error("price", exc)
+        try:
+            self._accountant.account(ex)
+        except Exception as exc:
+            self.telemetry_error("price", exc)
         for trace in self._tracers:
             try:
                 traced = trace(ex)
@@ -360,11 +364,12 @@ class Observer:
 
     def _publish_prices(self) -> None:
         """Tell sinks with ``on_prices(book)`` which prices are in force."""
-        if self._accountant is None:
+        book = self._accountant.book
+        if book is None:
             return
         for receive in self._price_receivers:
             try:
-                receive(self._accountant.book)
+                receive(book)
             except Exception as exc:
                 self.telemetry_error("sink", exc)
 

@@ -13,10 +13,13 @@ from .._records import slot_setters
 from ..events import Exchange, ExchangeCost, TokenUsage
 from .book import PriceBook
 from .rates import TokenCounts
+from .runs import RunTracker
 
 __all__ = ["Accountant", "counts_of"]
 
-_set_cost = slot_setters(Exchange)["cost"]
+_SLOTS = slot_setters(Exchange)
+_set_cost = _SLOTS["cost"]
+_set_run = _SLOTS["run"]
 
 
 def counts_of(usage: TokenUsage) -> TokenCounts:
@@ -36,12 +39,17 @@ def counts_of(usage: TokenUsage) -> TokenCounts:
 
 
 class Accountant:
-    """Prices exchanges with a :class:`PriceBook` (thread safe: it keeps no state of its own)."""
+    """Prices exchanges with a :class:`PriceBook` and places them in their runs.
 
-    __slots__ = ("book",)
+    Thread safe. ``book`` ``None``: no prices (runs are still tracked);
+    ``max_open_runs`` bounds the runs whose wall time is tracked.
+    """
 
-    def __init__(self, book: PriceBook) -> None:
+    __slots__ = ("book", "runs")
+
+    def __init__(self, book: PriceBook | None, *, max_open_runs: int = 100_000) -> None:
         self.book = book
+        self.runs = RunTracker(max_open_runs)
 
     def price(self, ex: Exchange) -> ExchangeCost | None:
         """The cost of ``ex``; ``None`` when its response reported no usage.
@@ -50,7 +58,7 @@ class Accountant:
             ValueError: the usage has a negative or non-integer count.
         """
         reply = ex.reply
-        if reply is None or reply.usage.is_empty:
+        if reply is None or reply.usage.is_empty or self.book is None:
             return None
         counts = counts_of(reply.usage)
         container, seconds = self._container(ex)
@@ -75,13 +83,32 @@ class Accountant:
         )
 
     def account(self, ex: Exchange) -> Exchange:
-        """Set ``ex.cost`` on a fresh record (one nothing else holds yet) and return it."""
+        """Set ``ex.cost`` and ``ex.run`` on a fresh record (one nothing else holds
+        yet) and return it.
+
+        Raises:
+            ValueError: the usage has a negative or non-integer count (``ex`` then gets
+                neither).
+        """
         cost = self.price(ex)
         if cost is not None:
             _set_cost(ex, cost)
+        rate = None
+        if (
+            self.book is not None
+            and cost is not None
+            and cost.price_id is not None
+            and ex.model
+        ):
+            found = self.book.lookup(ex.model, ex.timings.sent_unix_ns)
+            rate = None if found is None else found.card.input_rate
+        run = self.runs.step(ex, rate)
+        if run is not None:
+            _set_run(ex, run)
         return ex
 
     def _container(self, ex: Exchange) -> tuple[float, float]:
+        assert self.book is not None
         """(USD, seconds) of container time billed to ``ex`` (an estimate, see the docs).
 
         A response that names a container bills the exchange's own duration, at least the

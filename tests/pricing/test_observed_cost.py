@@ -23,7 +23,11 @@ from ptc_observe.testing import MemorySink
 
 from .realdata import real_dir, real_messages
 
-PROMPT = {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+PROMPT = {
+    "model": "claude-sonnet-4-5",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 def request_body(name: str, model: str) -> bytes:
@@ -33,10 +37,16 @@ def request_body(name: str, model: str) -> bytes:
     return json.dumps({**PROMPT, "model": model}).encode()
 
 
-def send(observer: Observer, http_server: Any, body: bytes, reply: bytes, status: int = 200) -> None:
+def send(
+    observer: Observer, http_server: Any, body: bytes, reply: bytes, status: int = 200
+) -> None:
     http_server.replies.append((status, {"content-type": "application/json"}, [reply]))
     with httpx2.Client(transport=observer.transport()) as client:
-        client.post(f"{http_server.url}/v1/messages", content=body, headers={"content-type": "application/json"})
+        client.post(
+            f"{http_server.url}/v1/messages",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -50,7 +60,9 @@ def expected_price(body: dict[str, Any], ex: Exchange) -> Decimal:
     return extracted.calc_price(genai_request_timestamp=when).total_price
 
 
-@pytest.mark.parametrize(("name", "body"), real_messages(), ids=[n for n, _ in real_messages()])
+@pytest.mark.parametrize(
+    ("name", "body"), real_messages(), ids=[n for n, _ in real_messages()]
+)
 def test_every_real_response_is_priced_as_calc_price_says(http_server, name, body):
     registry = CollectorRegistry()
     exporter = InMemorySpanExporter()
@@ -70,17 +82,35 @@ def test_every_real_response_is_priced_as_calc_price_says(http_server, name, bod
     # The components of this exchange add up to genai-prices' own total (float of exact decimals).
     assert tokens_only == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
     model = ex.request.model or body["model"]
-    recorded = {c: sample(registry, "ptc_cost_usd_total", gen_ai_request_model=model, component=c) for c in COST_COMPONENTS}
-    assert recorded == pytest.approx(dict(zip(COST_COMPONENTS, cost.components, strict=True)))
-    assert sum(v for c, v in recorded.items() if c != "container") == pytest.approx(float(expected), rel=1e-12)
+    recorded = {
+        c: sample(
+            registry, "ptc_cost_usd_total", gen_ai_request_model=model, component=c
+        )
+        for c in COST_COMPONENTS
+    }
+    assert recorded == pytest.approx(
+        dict(zip(COST_COMPONENTS, cost.components, strict=True))
+    )
+    assert sum(v for c, v in recorded.items() if c != "container") == pytest.approx(
+        float(expected), rel=1e-12
+    )
     # Tokens and spend come from the same facts: the input component is the uncached input
     # tokens of ptc_tokens_total at the model's input rate.
     found = PriceBook().lookup(body["model"], ex.timings.sent_unix_ns)
     assert found is not None
-    uncached = sample(registry, "ptc_tokens_total", gen_ai_request_model=model, token_kind="input")
-    assert recorded["input"] == pytest.approx(float(found.card.input_rate * Decimal(int(uncached))))
-    (span,) = [s for s in exporter.get_finished_spans() if s.attributes and "ptc.cost.usd" in s.attributes]
-    assert span.attributes["ptc.cost.usd"] == pytest.approx(cost.total)
+    uncached = sample(
+        registry, "ptc_tokens_total", gen_ai_request_model=model, token_kind="input"
+    )
+    assert recorded["input"] == pytest.approx(
+        float(found.card.input_rate * Decimal(int(uncached)))
+    )
+    (span,) = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.attributes and "ptc.cost.usd" in s.attributes
+    ]
+    attributes = dict(span.attributes or {})
+    assert attributes["ptc.cost.usd"] == pytest.approx(cost.total)
     provider.shutdown()
 
 
@@ -94,10 +124,18 @@ def test_container_time_is_billed_unless_free_and_at_least_the_minimum(http_serv
         raw = (real_dir() / name).read_bytes()
         send(observer, http_server, request_body(name, "claude-sonnet-4-6"), raw)
     billed, free = sink.exchanges
-    assert billed.request.container_id is None and billed.reply is not None and billed.reply.container
+    assert (
+        billed.request.container_id is None
+        and billed.reply is not None
+        and billed.reply.container
+    )
     assert billed.cost is not None and billed.cost.container_seconds == 300
     assert billed.cost.container == pytest.approx(0.05 * 300 / 3600)
-    assert free.cost is not None and free.cost.container == 0 and free.cost.container_seconds == 0
+    assert (
+        free.cost is not None
+        and free.cost.container == 0
+        and free.cost.container_seconds == 0
+    )
 
 
 def test_unknown_model_is_counted_unpriced(http_server):
@@ -106,15 +144,35 @@ def test_unknown_model_is_counted_unpriced(http_server):
     observer = Observer([sink], registry=registry, opentelemetry=False)
     body = json.loads((real_dir() / "plain_text_json.json").read_bytes())
     body["model"] = "claude-unreleased-9"
-    send(observer, http_server, json.dumps({**PROMPT, "model": "claude-unreleased-9"}).encode(), json.dumps(body).encode())
+    send(
+        observer,
+        http_server,
+        json.dumps({**PROMPT, "model": "claude-unreleased-9"}).encode(),
+        json.dumps(body).encode(),
+    )
     (ex,) = sink.exchanges
     assert ex.cost is not None and ex.cost.price_id is None
     usage = body["usage"]
     tokens = usage["input_tokens"] + usage["output_tokens"]
     assert ex.cost.unpriced_tokens == tokens
-    assert sample(registry, "ptc_unpriced_tokens_total", gen_ai_request_model="claude-unreleased-9") == tokens
+    assert (
+        sample(
+            registry,
+            "ptc_unpriced_tokens_total",
+            gen_ai_request_model="claude-unreleased-9",
+        )
+        == tokens
+    )
     for component in COST_COMPONENTS:
-        assert sample(registry, "ptc_cost_usd_total", gen_ai_request_model="claude-unreleased-9", component=component) == 0
+        assert (
+            sample(
+                registry,
+                "ptc_cost_usd_total",
+                gen_ai_request_model="claude-unreleased-9",
+                component=component,
+            )
+            == 0
+        )
 
 
 def test_missing_usage_and_errors_cost_nothing(http_server):
@@ -124,7 +182,13 @@ def test_missing_usage_and_errors_cost_nothing(http_server):
     body = json.loads((real_dir() / "plain_text_json.json").read_bytes())
     del body["usage"]
     send(observer, http_server, json.dumps(PROMPT).encode(), json.dumps(body).encode())
-    send(observer, http_server, json.dumps(PROMPT).encode(), (real_dir() / "error_529_overloaded.json").read_bytes(), 529)
+    send(
+        observer,
+        http_server,
+        json.dumps(PROMPT).encode(),
+        (real_dir() / "error_529_overloaded.json").read_bytes(),
+        529,
+    )
     assert [ex.cost for ex in sink.exchanges] == [None, None]
     assert observer.telemetry_errors.get("price", 0) == 0
 
@@ -144,16 +208,30 @@ def test_negative_counts_are_a_counted_telemetry_error_not_a_cost(http_server):
 
 def test_price_data_info_and_explicit_reload(tmp_path: Path):
     path = tmp_path / "prices.yaml"
-    path.write_text("models:\n  - match: claude-sonnet-4-5\n    prices: {input_mtok: 1, output_mtok: 2}\n")
+    path.write_text(
+        "models:\n  - match: claude-sonnet-4-5\n    prices: {input_mtok: 1, output_mtok: 2}\n"
+    )
     registry = CollectorRegistry()
     observer = Observer(registry=registry, opentelemetry=False, prices=path)
-    info = {s.labels["source"]: s.labels for m in registry.collect() if m.name == "ptc_price_data_info" for s in m.samples}
+    info = {
+        s.labels["source"]: s.labels
+        for m in registry.collect()
+        if m.name == "ptc_price_data_info"
+        for s in m.samples
+    }
     assert set(info) == {"genai-prices", "file:prices.yaml", "container"}
     assert info["genai-prices"]["version"] == genai_prices.__version__
     old = info["file:prices.yaml"]["version"]
-    path.write_text("models:\n  - match: claude-sonnet-4-5\n    prices: {input_mtok: 3, output_mtok: 2}\n")
+    path.write_text(
+        "models:\n  - match: claude-sonnet-4-5\n    prices: {input_mtok: 3, output_mtok: 2}\n"
+    )
     observer.reload_prices()
-    info = {s.labels["source"]: s.labels for m in registry.collect() if m.name == "ptc_price_data_info" for s in m.samples}
+    info = {
+        s.labels["source"]: s.labels
+        for m in registry.collect()
+        if m.name == "ptc_price_data_info"
+        for s in m.samples
+    }
     assert info["file:prices.yaml"]["version"] != old and len(info) == 3
 
 
@@ -161,7 +239,9 @@ def test_bad_price_file_fails_at_start(tmp_path: Path):
     from ptc_observe.pricing import PriceFileError
 
     path = tmp_path / "prices.yaml"
-    path.write_text("models:\n  - match: x\n    prices: {input_mtok: one, output_mtok: 2}\n")
+    path.write_text(
+        "models:\n  - match: x\n    prices: {input_mtok: one, output_mtok: 2}\n"
+    )
     with pytest.raises(PriceFileError, match=r"prices\.yaml:3"):
         Observer(registry=CollectorRegistry(), opentelemetry=False, prices=path)
 

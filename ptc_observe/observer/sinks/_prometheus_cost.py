@@ -134,7 +134,7 @@ class CostFamilies:
         )  # fmt: skip
         self.result_bytes = Counter(
             P_RUN_RESULT_BYTES,
-            "Tool-result bytes of finished runs: kept in the container (programmatic) or sent to the model (direct).",
+            "Tool-result bytes sent in runs: kept in the container (programmatic) or sent to the model (direct).",
             (L_MODE, L_DESTINATION), registry=r,
         )  # fmt: skip
         self.saved_tokens = Counter(
@@ -188,13 +188,6 @@ class CostFamilies:
             total = cost.total
             if total:
                 c.cost.inc(total)
-        if not run.finished:
-            return
-        c.runs.inc()
-        if run.round_trips:
-            c.round_trips.inc(run.round_trips)
-        if run.tool_calls:
-            c.tool_calls.inc(run.tool_calls)
         if run.bytes_to_container:
             c.bytes_container.inc(run.bytes_to_container)
         if run.bytes_to_context:
@@ -203,6 +196,13 @@ class CostFamilies:
             c.saved_tokens.inc(run.saved_tokens_estimate)
         if run.saved_usd_estimate:
             c.saved_usd.inc(run.saved_usd_estimate)
+        if not run.finished:
+            return
+        c.runs.inc()
+        if run.round_trips:
+            c.round_trips.inc(run.round_trips)
+        if run.tool_calls:
+            c.tool_calls.inc(run.tool_calls)
         if run.duration is not None:
             c.duration.observe(run.duration)
 
