@@ -25,6 +25,7 @@ from promql import (
     quantiles,
     ratio,
 )
+from spend import spend_row
 
 
 def overview() -> JSON:
@@ -393,7 +394,7 @@ def overview() -> JSON:
         uid="ptc-overview",
         title="PTC overview",
         description="Programmatic Tool Calling as ptc_observe sees it: who calls tools, what stays out of the context, tokens, latency, errors and rate limits.",
-        rows=[glance, ptc, tokens, latency, failures],
+        rows=[glance, ptc, tokens, spend_row(), latency, failures],
         variables=[
             query_variable(
                 "model",

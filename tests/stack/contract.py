@@ -90,6 +90,19 @@ CONTRACT: tuple[Metric, ...] = (
     Metric("ptc_ratelimit_remaining", "gauge", ("resource",)),
     Metric("ptc_ratelimit_limit", "gauge", ("resource",)),
     Metric("ptc_telemetry_errors_total", "counter", ("stage",)),
+    # Issue 14: spend and runs.
+    Metric("ptc_cost_usd_total", "counter", ("gen_ai_request_model", "component")),
+    Metric("ptc_unpriced_tokens_total", "counter", ("gen_ai_request_model",)),
+    Metric("ptc_price_data_info", "gauge", ("source", "version", "updated")),
+    Metric("ptc_runs_total", "counter", ("mode",)),
+    Metric("ptc_run_round_trips_total", "counter", ("mode",)),
+    Metric("ptc_run_tool_calls_total", "counter", ("mode",)),
+    Metric("ptc_run_tokens_total", "counter", ("mode", "token_kind")),
+    Metric("ptc_run_cost_usd_total", "counter", ("mode",)),
+    Metric("ptc_run_duration_seconds", "histogram", ("mode",)),
+    Metric("ptc_run_tool_result_bytes_total", "counter", ("mode", "destination")),
+    Metric("ptc_run_saved_tokens_estimate_total", "counter", ("mode",)),
+    Metric("ptc_run_saved_usd_estimate_total", "counter", ("mode",)),
 )
 
 # Series Prometheus makes itself that rules and annotations may use.
@@ -116,6 +129,19 @@ LABEL_VALUES: dict[str, tuple[str, ...]] = {
     "server_tool": ("web_search", "web_fetch"),
     "ttl": ("5m", "1h", "unknown"),
     "reason": ("container_ended", "expired"),
+    "component": (
+        "input",
+        "cache_read",
+        "cache_write",
+        "output",
+        "server_tools",
+        "container",
+    ),
+    "mode": ("programmatic", "direct", "none"),
+    "destination": ("container", "context"),
+    "source": ("genai-prices", "container"),
+    "version": ("0.2.3",),
+    "updated": ("2026-11-30",),
 }
 
 # Label values that differ from LABEL_VALUES for one family.

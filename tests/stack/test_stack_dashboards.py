@@ -143,6 +143,14 @@ class TestPanels:
             "ptc_http_retries_total",
             "ptc_ratelimit_remaining",
             "ptc_tool_turnaround_seconds",
+            "ptc_cost_usd_total",
+            "ptc_unpriced_tokens_total",
+            "ptc_price_data_info",
+            "ptc_runs_total",
+            "ptc_run_round_trips_total",
+            "ptc_run_tokens_total",
+            "ptc_run_cost_usd_total",
+            "ptc_run_saved_usd_estimate_total",
         ):
             assert set(metric(name).series()) & shown, name
 
