@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._records import slot_setters
 from ..events import Exchange, ExchangeCost, TokenUsage
 from .book import PriceBook
 from .rates import TokenCounts
@@ -17,9 +16,10 @@ from .runs import RunTracker
 
 __all__ = ["Accountant", "counts_of"]
 
-_SLOTS = slot_setters(Exchange)
-_set_cost = _SLOTS["cost"]
-_set_run = _SLOTS["run"]
+# A fresh record (just built, not yet shared: the observer's pipeline) gets its fields
+# set in place, as the correlator does.
+_set_field = object.__setattr__
+_WEB_SEARCH = "web_search"
 
 
 def counts_of(usage: TokenUsage) -> TokenCounts:
@@ -28,11 +28,25 @@ def counts_of(usage: TokenUsage) -> TokenCounts:
     Raises:
         ValueError: a negative or non-integer count.
     """
+    split_known = (
+        usage.cache_write_5m_tokens is not None
+        or usage.cache_write_1h_tokens is not None
+    )
+    # The split as ptc_cache_write_tokens_total counts it (capped by the total).
+    five, hour, _ = usage.cache_write_by_ttl()
+    searches = 0
+    for name, count in usage.server_tool_requests:
+        if name == _WEB_SEARCH:
+            searches = count
     counts = TokenCounts(
         usage.input_tokens or 0,
         usage.output_tokens or 0,
         usage.cache_read_input_tokens or 0,
         usage.cache_creation_input_tokens or 0,
+        five if split_known else None,
+        hour if split_known else None,
+        usage.reasoning_tokens,
+        searches,
     )
     counts.validate()
     return counts
@@ -92,7 +106,7 @@ class Accountant:
         """
         cost = self.price(ex)
         if cost is not None:
-            _set_cost(ex, cost)
+            _set_field(ex, "cost", cost)
         rate = None
         if (
             self.book is not None
@@ -104,7 +118,7 @@ class Accountant:
             rate = None if found is None else found.card.input_rate
         run = self.runs.step(ex, rate)
         if run is not None:
-            _set_run(ex, run)
+            _set_field(ex, "run", run)
         return ex
 
     def _container(self, ex: Exchange) -> tuple[float, float]:
