@@ -1,33 +1,38 @@
-"""Where the real recorded Messages API traffic is: ``../shared/fixtures/real`` beside the repo."""
+"""The real recorded responses that carry a message with usage (JSON bodies and streams)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-_ROOT = Path(__file__).resolve().parents[2]
-_CANDIDATES = (
-    _ROOT.parent / "shared" / "fixtures" / "real",
-    Path("/work/shared/fixtures/real"),
-)
+from real.corpus import Recording, recordings
+
+from ptc_observe.wire.accumulate import accumulate, iter_events
 
 
-def real_dir() -> Path:
-    """The folder of real recorded bodies (it must exist: the tests replay it)."""
-    for candidate in _CANDIDATES:
-        if (candidate / "PROVENANCE.md").is_file():
-            return candidate
-    raise FileNotFoundError(f"real fixtures not found in any of {_CANDIDATES}")
+def message_of(recording: Recording) -> dict[str, Any] | None:
+    """The response message as JSON (a stream accumulated), or ``None`` for other bodies."""
+    if recording.stream:
+        message = accumulate(iter_events(recording.body))
+        body: Any = message.model_dump(mode="json", exclude_none=True)
+    else:
+        body = json.loads(recording.body)
+    if not isinstance(body, dict) or body.get("type") != "message":
+        return None
+    if not body.get("model") or body.get("usage") is None:
+        return None
+    return body
 
 
-def real_messages() -> list[tuple[str, dict[str, Any]]]:
-    """(name, body) of every recorded JSON response that is a message with usage."""
+def real_messages() -> list[tuple[Recording, dict[str, Any]]]:
+    """(recording, message) of every recorded response that is a message with usage."""
     out = []
-    for path in sorted(real_dir().glob("*.json")):
-        if path.name.endswith(".request.json"):
-            continue
-        body = json.loads(path.read_bytes())
-        if body.get("type") == "message" and body.get("usage") is not None:
-            out.append((path.name, body))
+    for recording in recordings():
+        body = message_of(recording)
+        if body is not None:
+            out.append((recording, body))
     return out
+
+
+REAL = real_messages()
+IDS = [r.name for r, _ in REAL]

@@ -15,13 +15,14 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
+from real.corpus import Recording, recordings
 
 from ptc_observe import Observer
 from ptc_observe.events import COST_COMPONENTS, Exchange
 from ptc_observe.pricing import PriceBook
 from ptc_observe.testing import MemorySink
 
-from .realdata import real_dir, real_messages
+from .realdata import IDS, REAL
 
 PROMPT = {
     "model": "claude-sonnet-4-5",
@@ -30,23 +31,32 @@ PROMPT = {
 }
 
 
-def request_body(name: str, model: str) -> bytes:
-    path = real_dir() / name.replace(".json", ".request.json")
-    if path.exists():
-        return path.read_bytes()
-    return json.dumps({**PROMPT, "model": model}).encode()
+def recording(name: str) -> Recording:
+    return next(r for r in recordings() if r.name == name)
+
+
+def request_body(rec: Recording, model: str) -> bytes:
+    if rec.request is not None:
+        return rec.request
+    return json.dumps({**PROMPT, "model": model, "stream": rec.stream}).encode()
 
 
 def send(
-    observer: Observer, http_server: Any, body: bytes, reply: bytes, status: int = 200
+    observer: Observer,
+    http_server: Any,
+    body: bytes,
+    reply: bytes,
+    status: int = 200,
+    content_type: str = "application/json",
 ) -> None:
-    http_server.replies.append((status, {"content-type": "application/json"}, [reply]))
+    http_server.replies.append((status, {"content-type": content_type}, [reply]))
     with httpx2.Client(transport=observer.transport()) as client:
-        client.post(
+        response = client.post(
             f"{http_server.url}/v1/messages",
             content=body,
             headers={"content-type": "application/json"},
         )
+        response.read()
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -60,10 +70,8 @@ def expected_price(body: dict[str, Any], ex: Exchange) -> Decimal:
     return extracted.calc_price(genai_request_timestamp=when).total_price
 
 
-@pytest.mark.parametrize(
-    ("name", "body"), real_messages(), ids=[n for n, _ in real_messages()]
-)
-def test_every_real_response_is_priced_as_calc_price_says(http_server, name, body):
+@pytest.mark.parametrize(("rec", "body"), REAL, ids=IDS)
+def test_every_real_response_is_priced_as_calc_price_says(http_server, rec, body):
     registry = CollectorRegistry()
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -72,8 +80,13 @@ def test_every_real_response_is_priced_as_calc_price_says(http_server, name, bod
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     sink = MemorySink()
     observer = Observer([sink], registry=registry, tracer_provider=provider)
-    raw = (real_dir() / name).read_bytes()
-    send(observer, http_server, request_body(name, body["model"]), raw)
+    send(
+        observer,
+        http_server,
+        request_body(rec, body["model"]),
+        rec.body,
+        content_type=rec.content_type,
+    )
     (ex,) = sink.exchanges
     cost = ex.cost
     assert cost is not None and cost.price_id is not None
@@ -121,8 +134,8 @@ def test_container_time_is_billed_unless_free_and_at_least_the_minimum(http_serv
     sink = MemorySink()
     observer = Observer([sink], registry=CollectorRegistry(), opentelemetry=False)
     for name in ("codeexec_bash_json.json", "prog_web_tools_20260209.json"):
-        raw = (real_dir() / name).read_bytes()
-        send(observer, http_server, request_body(name, "claude-sonnet-4-6"), raw)
+        rec = recording(name)
+        send(observer, http_server, request_body(rec, "claude-sonnet-4-6"), rec.body)
     billed, free = sink.exchanges
     assert (
         billed.request.container_id is None
@@ -142,7 +155,7 @@ def test_unknown_model_is_counted_unpriced(http_server):
     registry = CollectorRegistry()
     sink = MemorySink()
     observer = Observer([sink], registry=registry, opentelemetry=False)
-    body = json.loads((real_dir() / "plain_text_json.json").read_bytes())
+    body = json.loads(recording("plain_text_json.json").body)
     body["model"] = "claude-unreleased-9"
     send(
         observer,
@@ -179,14 +192,14 @@ def test_missing_usage_and_errors_cost_nothing(http_server):
     sink = MemorySink()
     registry = CollectorRegistry()
     observer = Observer([sink], registry=registry, opentelemetry=False)
-    body = json.loads((real_dir() / "plain_text_json.json").read_bytes())
+    body = json.loads(recording("plain_text_json.json").body)
     del body["usage"]
     send(observer, http_server, json.dumps(PROMPT).encode(), json.dumps(body).encode())
     send(
         observer,
         http_server,
         json.dumps(PROMPT).encode(),
-        (real_dir() / "error_529_overloaded.json").read_bytes(),
+        recording("error_529_overloaded.json").body,
         529,
     )
     assert [ex.cost for ex in sink.exchanges] == [None, None]
@@ -197,7 +210,7 @@ def test_negative_counts_are_a_counted_telemetry_error_not_a_cost(http_server):
     sink = MemorySink()
     registry = CollectorRegistry()
     observer = Observer([sink], registry=registry, opentelemetry=False)
-    body = json.loads((real_dir() / "plain_text_json.json").read_bytes())
+    body = json.loads(recording("plain_text_json.json").body)
     body["usage"]["output_tokens"] = -5
     send(observer, http_server, json.dumps(PROMPT).encode(), json.dumps(body).encode())
     (ex,) = sink.exchanges

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from ptc_observe.pricing import PriceBook, TokenCounts, rate_card
 
-from .realdata import real_messages
+from .realdata import IDS, REAL
 
 NOW_NS = time.time_ns()
 NOW = dt.datetime.fromtimestamp(NOW_NS / 1e9, dt.timezone.utc)
@@ -42,10 +42,8 @@ def book() -> PriceBook:
     return PriceBook()
 
 
-@pytest.mark.parametrize(
-    ("name", "body"), real_messages(), ids=[n for n, _ in real_messages()]
-)
-def test_real_responses_cost_what_calc_price_says(book, name, body):
+@pytest.mark.parametrize(("recording", "body"), REAL, ids=IDS)
+def test_real_responses_cost_what_calc_price_says(book, recording, body):
     """Every recorded response: the card's total equals genai-prices' own extraction and price."""
     found, costs = book.cost(body["model"], counts_of(body["usage"]), NOW_NS)
     extracted = genai_prices.extract_usage(body, provider_id="anthropic")
