@@ -59,6 +59,14 @@ class TestDemo:
         assert "matches the metrics" in out
         assert re.search(r"^exchanges\s+\d+\s+\(ok \d+", out, re.M)
         assert re.search(r"^latency\s+p50 \d+ ms", out, re.M)
+        # Spend and runs by mode, read back from /metrics and checked against the ledger.
+        assert re.search(r"^spend\s+\$\d+\.\d{4}: input \$", out, re.M)
+        assert re.search(r"^price data\s+.*genai-prices", out, re.M)
+        assert re.search(r"^  programmatic\s+[1-9]\d*\s", out, re.M)
+        assert "EMULATED traffic" in out and "seed's claims" in out
+        assert re.search(r"^saved \(ESTIMATE\)", out, re.M)
+        assert re.search(r"token spend .* at the same prices: matches$", out, re.M)
+        assert re.search(r"the ledger counted .*: matches the metrics$", out, re.M)
 
     def test_rejects_a_bad_rate(self, capsys: pytest.CaptureFixture[str]) -> None:
         """A non-positive rate is a usage error with a message, not a crash."""

@@ -28,6 +28,7 @@ from .._cliutil import EXIT_USAGE, bind_error, guarded, silence_stdout
 from .ledger import Unreachable, fetch_stats, tool_calls_between
 from .options import build_parser, problem
 from .schedule import REUSE_WINDOW, Planned, schedule
+from .spend import render_spend, spend_check
 from .summary import Snapshot, ledger_check, progress_line, render
 from .workload import JobResult, arun_job, run_job
 
@@ -275,8 +276,13 @@ class Demo:
         )
         for line in render(snap):
             self.say(line)
+        for line in render_spend(snap):
+            self.say(line)
         if emulator is not None:
-            for line in ledger_check(snap, emulator.stats()):
+            stats = emulator.stats()
+            for line in ledger_check(snap, stats):
+                self.say(line)
+            for line in spend_check(snap, stats):
                 self.say(line)
         else:
             for line in self._remote_ledger(snap, before, base_url):

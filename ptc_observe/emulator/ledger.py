@@ -15,7 +15,14 @@ Observability tests compare their metrics with this, exactly. It counts:
 * ``tokens``: usage reported, by type (``input``, ``output``, ``cache_creation_input``,
   ``cache_read_input``); ``turns``: ``sampled`` vs ``continuation`` responses;
 * ``containers``: ``created``, ``reused`` (requests naming a live container) and
-  ``expired`` (requests refused because the named container had expired).
+  ``expired`` (requests refused because the named container had expired);
+* ``spend``: USD of the usage it reported, by component (``input``, ``cache_read``,
+  ``cache_write``, ``output``, ``server_tools``), priced with the same
+  :class:`~ptc_observe.pricing.PriceBook` data the observer uses (no container time: that is
+  the observer's estimate from durations); ``unpriced_tokens`` for models without a price;
+* ``runs``: by mode (``programmatic``, ``direct``, ``none``), as the observer defines them
+  (docs/telemetry.md, "Cost"): ``runs``, ``round_trips``, ``tool_calls`` of finished runs,
+  and ``tokens`` / ``cost`` of each message under the run's mode at that message.
 
 Faulted streams count their outcome only: the content they would have carried
 never reached the client, so no blocks, tokens or containers are counted.
@@ -26,15 +33,43 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+
+from ..pricing import PriceBook, TokenCounts
+
+_COMPONENTS = ("input", "cache_read", "cache_write", "output", "server_tools")
+_MODES = ("programmatic", "direct", "none")
+_TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """Where a delivered message stands in its run (see the module docstring)."""
+
+    mode: str
+    finished: bool
+    round_trips: int
+    tool_calls: int
 
 
 class Ledger:
     """Thread-safe counters of everything the emulator sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: PriceBook | None = None) -> None:
         self._lock = threading.Lock()
+        self._prices = prices
         self.reset()
+
+    def _book(self) -> PriceBook | None:
+        """The price book (made on first use; ``None`` where genai-prices is missing)."""
+        if self._prices is None:
+            try:
+                self._prices = PriceBook()
+            except ImportError:  # Python 3.10: genai-prices needs 3.11
+                return None
+        return self._prices
 
     def reset(self) -> None:
         """Zero every counter."""
@@ -48,6 +83,10 @@ class Ledger:
             self._tokens: Counter[str] = Counter()
             self._turns: Counter[str] = Counter()
             self._containers: Counter[str] = Counter()
+            self._spend: defaultdict[str, Decimal] = defaultdict(Decimal)
+            self._unpriced = 0
+            self._runs: dict[str, Counter[str]] = {m: Counter() for m in _MODES}
+            self._run_cost: defaultdict[str, Decimal] = defaultdict(Decimal)
 
     def record_request(self) -> None:
         """Count one received request."""
@@ -70,9 +109,28 @@ class Ledger:
         *,
         sampled: bool,
         code_outcomes: list[str],
+        model: str | None = None,
+        run: RunStep | None = None,
     ) -> None:
-        """Count the blocks, usage and code results of a delivered message."""
+        """Count the blocks, usage and code results of a delivered message; price its
+        usage for ``model`` and count it in its ``run``."""
+        cost = self._price(model, usage)
         with self._lock:
+            if cost is None:
+                self._unpriced += _tokens(usage)
+            else:
+                for name, amount in zip(_COMPONENTS, cost, strict=True):
+                    self._spend[name] += amount
+            if run is not None:
+                counts = self._runs[run.mode]
+                for kind, key in zip(_TOKEN_KINDS, _USAGE_KEYS, strict=True):
+                    counts[f"tokens_{kind}"] += int(usage.get(key) or 0)
+                if cost is not None:
+                    self._run_cost[run.mode] += sum(cost, Decimal(0))
+                if run.finished:
+                    counts["runs"] += 1
+                    counts["round_trips"] += run.round_trips
+                    counts["tool_calls"] += run.tool_calls
             for block in content:
                 if block.get("type") == "tool_use":
                     caller = (block.get("caller") or {}).get("type", "direct")
@@ -89,6 +147,32 @@ class Ledger:
             )
             self._turns["sampled" if sampled else "continuation"] += 1
             self._code_results.update(code_outcomes)
+
+    def _price(
+        self, model: str | None, usage: dict[str, Any]
+    ) -> tuple[Decimal, ...] | None:
+        book = self._book()
+        if book is None or not model:
+            return None
+        split = usage.get("cache_creation") or {}
+        searches = (usage.get("server_tool_use") or {}).get("web_search_requests") or 0
+        priced = book.cost(
+            model,
+            TokenCounts(
+                int(usage.get("input_tokens") or 0),
+                int(usage.get("output_tokens") or 0),
+                int(usage.get("cache_read_input_tokens") or 0),
+                int(usage.get("cache_creation_input_tokens") or 0),
+                split.get("ephemeral_5m_input_tokens") if split else None,
+                split.get("ephemeral_1h_input_tokens") if split else None,
+                None,
+                int(searches),
+            ),
+        )
+        if priced is None:
+            return None
+        c = priced[1]
+        return (c.input, c.cache_read, c.cache_write, c.output, c.server_tools)
 
     def record_container(self, event: str) -> None:
         """Count a container event: ``created``, ``reused`` or ``expired``."""
@@ -120,6 +204,20 @@ class Ledger:
                     "turns": {k: self._turns[k] for k in ("sampled", "continuation")},
                     "containers": {
                         k: self._containers[k] for k in ("created", "reused", "expired")
+                    },
+                    "spend": {k: float(self._spend[k]) for k in _COMPONENTS},
+                    "unpriced_tokens": self._unpriced,
+                    "runs": {
+                        m: {
+                            "runs": self._runs[m]["runs"],
+                            "round_trips": self._runs[m]["round_trips"],
+                            "tool_calls": self._runs[m]["tool_calls"],
+                            "tokens": {
+                                k: self._runs[m][f"tokens_{k}"] for k in _TOKEN_KINDS
+                            },
+                            "cost": float(self._run_cost[m]),
+                        }
+                        for m in _MODES
                     },
                 }
             )
@@ -160,3 +258,15 @@ class Ledger:
         """Error responses with the emulator's reason ``reason``."""
         with self._lock:
             return self._errors[reason]
+
+
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+def _tokens(usage: dict[str, Any]) -> int:
+    return sum(int(usage.get(k) or 0) for k in _USAGE_KEYS)

@@ -18,7 +18,7 @@ from .containers import Container, ContainerLookupError, ContainerStore
 from .errors import EmulatorError, invalid_request
 from .history import RequestView
 from .ids import IdFactory
-from .ledger import Ledger
+from .ledger import Ledger, RunStep
 from .policy import Policy, Turn
 from .ratelimits import RateLimiter
 from .responses import (
@@ -146,6 +146,8 @@ class MessagesEndpoint:
                 usage,
                 sampled=turn.sampled,
                 code_outcomes=turn.code_outcomes,
+                model=view.model,
+                run=run_step(view, turn),
             )
             fresh = int(usage["input_tokens"]) + int(
                 usage.get("cache_creation_input_tokens") or 0
@@ -234,3 +236,34 @@ class MessagesEndpoint:
             if self._final_container == "null":
                 return True, None
         return True, container.to_json()
+
+
+def run_step(view: RequestView, turn: Turn) -> RunStep:
+    """Where the message answering ``view`` stands in its run, as the ledger counts it.
+
+    The run's calls are the task loop's ``tool_use`` blocks plus this turn's; its round trips
+    are the user messages of tool results only since the user's own last message.
+    """
+    programmatic = sum(1 for r in view.records if r.srv is not None)
+    direct = len(view.records) - programmatic
+    asks = False
+    for block in turn.content:
+        if block.get("type") == "tool_use":
+            asks = True
+            caller = (block.get("caller") or {}).get("type", "direct")
+            if caller == "direct":
+                direct += 1
+            else:
+                programmatic += 1
+    mode = "programmatic" if programmatic else "direct" if direct else "none"
+    round_trips = 0
+    for message in reversed(view.messages):
+        if message["role"] != "user":
+            continue
+        content = message["content"]
+        if content and all(b.get("type") == "tool_result" for b in content):
+            round_trips += 1
+        else:
+            break
+    finished = not asks and turn.stop_reason not in ("tool_use", "pause_turn")
+    return RunStep(mode, finished, round_trips, len(view.records))

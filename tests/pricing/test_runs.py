@@ -199,3 +199,23 @@ def test_a_run_seen_only_in_part_gets_no_wall_time():
     assert ex.run.duration is None and last.run.duration is not None
     assert value(registry2, "ptc_runs_total", mode="programmatic") == 1
     assert value(registry2, "ptc_run_duration_seconds_count", mode="programmatic") == 0
+
+
+@pytest.mark.parametrize(("ptc", "mode"), [(True, "programmatic"), (False, "direct")])
+def test_the_emulator_ledger_bills_and_counts_runs_as_the_observer_does(ptc, mode):
+    """The emulator prices what it sent with the same data and counts runs by mode."""
+    emulator, _, registry = run("sales_by_region", ptc, runs=3)
+    stats = emulator.stats()
+    for component in ("input", "cache_read", "cache_write", "output", "server_tools"):
+        assert stats["spend"][component] == pytest.approx(
+            total(registry, "ptc_cost_usd_total", component=component)
+        )
+    runs = stats["runs"][mode]
+    assert runs["runs"] == 3 == value(registry, "ptc_runs_total", mode=mode)
+    assert runs["round_trips"] == value(
+        registry, "ptc_run_round_trips_total", mode=mode
+    )
+    assert runs["tool_calls"] == value(registry, "ptc_run_tool_calls_total", mode=mode)
+    for kind, n in runs["tokens"].items():
+        assert n == value(registry, "ptc_run_tokens_total", mode=mode, token_kind=kind)
+    assert stats["unpriced_tokens"] == 0
