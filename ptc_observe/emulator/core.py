@@ -334,6 +334,10 @@ class Emulator:
         cut = fault_cut_point(frames, fault.after_frames)
         assert response.frames is not None
         response.frames = frames[:cut]
+        if cut:
+            # message_start went out: its usage is what the client saw (and what the API
+            # bills for a stream cut short), so the ledger's spend counts it too.
+            self.ledger.record_partial_usage(view.model, result.start_usage)
         if fault.kind == "stream_error":
             response.frames.append(error_frame())
             return response, "stream_error"

@@ -16,7 +16,8 @@ Observability tests compare their metrics with this, exactly. It counts:
   ``cache_read_input``); ``turns``: ``sampled`` vs ``continuation`` responses;
 * ``containers``: ``created``, ``reused`` (requests naming a live container) and
   ``expired`` (requests refused because the named container had expired);
-* ``spend``: USD of the usage it reported, by component (``input``, ``cache_read``,
+* ``spend``: USD of the usage it reported (a faulted stream's ``message_start`` usage
+  included: the client saw it), by component (``input``, ``cache_read``,
   ``cache_write``, ``output``, ``server_tools``), priced with the same
   :class:`~ptc_observe.pricing.PriceBook` data the observer uses (no container time: that is
   the observer's estimate from durations); ``unpriced_tokens`` for models without a price;
@@ -147,6 +148,17 @@ class Ledger:
             )
             self._turns["sampled" if sampled else "continuation"] += 1
             self._code_results.update(code_outcomes)
+
+    def record_partial_usage(self, model: str | None, usage: dict[str, Any]) -> None:
+        """Add the usage of a stream cut after its ``message_start`` to ``spend`` only
+        (a faulted stream counts no blocks, tokens or runs)."""
+        cost = self._price(model, usage)
+        with self._lock:
+            if cost is None:
+                self._unpriced += _tokens(usage)
+            else:
+                for name, amount in zip(_COMPONENTS, cost, strict=True):
+                    self._spend[name] += amount
 
     def _price(
         self, model: str | None, usage: dict[str, Any]
