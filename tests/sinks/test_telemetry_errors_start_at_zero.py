@@ -46,6 +46,7 @@ def test_the_stage_list_is_the_observers() -> None:
         "stream_parse",
         "decode",
         "correlate",
+        "price",
         "trace",
         "sink",
     )
