@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import Exchange, ExchangeCost, TokenUsage
-from .book import PriceBook
+from .book import ModelPrice, PriceBook
 from .rates import TokenCounts
 from .runs import RunTracker
 
@@ -71,30 +71,50 @@ class Accountant:
         Raises:
             ValueError: the usage has a negative or non-integer count.
         """
+        return self._price(ex)[0]
+
+    def _price(self, ex: Exchange) -> tuple[ExchangeCost | None, ModelPrice | None]:
         reply = ex.reply
-        if reply is None or reply.usage.is_empty or self.book is None:
-            return None
-        counts = counts_of(reply.usage)
-        container, seconds = self._container(ex)
-        priced = self.book.cost(ex.model, counts, ex.timings.sent_unix_ns)
-        if priced is None:
-            return ExchangeCost(
+        book = self.book
+        if reply is None or book is None:
+            return None, None
+        usage = reply.usage
+        if usage.is_empty:
+            return None, None
+        inp = usage.input_tokens or 0
+        out = usage.output_tokens or 0
+        read = usage.cache_read_input_tokens or 0
+        write = usage.cache_creation_input_tokens or 0
+        reasoning = usage.reasoning_tokens or 0
+        for value in (inp, out, read, write, reasoning):
+            if type(value) is not int or value < 0:
+                counts_of(usage)  # raises the precise ValueError
+        five = hour = 0
+        if write:
+            five, hour, _ = usage.cache_write_by_ttl()
+        searches = 0
+        for name, count in usage.server_tool_requests:
+            if name == _WEB_SEARCH:
+                searches = count
+        container, seconds = self._container(ex, book)
+        model = ex.model
+        found = book.lookup(model, ex.timings.sent_unix_ns) if model else None
+        if found is None:
+            unpriced = ExchangeCost(
                 None,
                 container=container,
                 container_seconds=seconds,
-                unpriced_tokens=counts.tokens,
+                unpriced_tokens=inp + out + read + write,
             )
-        found, c = priced
-        return ExchangeCost(
-            found.id,
-            float(c.input),
-            float(c.cache_read),
-            float(c.cache_write),
-            float(c.output),
-            float(c.server_tools),
-            container,
-            seconds,
+            return unpriced, None
+        rates = found.card.rates_for(inp + read + write)
+        c_in, c_read, c_write, c_out, c_tools = rates.floats(
+            inp, out, read, write, five, hour, min(reasoning, out), searches
         )
+        cost = ExchangeCost(
+            found.id, c_in, c_read, c_write, c_out, c_tools, container, seconds
+        )
+        return cost, found
 
     def account(self, ex: Exchange) -> Exchange:
         """Set ``ex.cost`` and ``ex.run`` on a fresh record (one nothing else holds
@@ -104,25 +124,16 @@ class Accountant:
             ValueError: the usage has a negative or non-integer count (``ex`` then gets
                 neither).
         """
-        cost = self.price(ex)
+        cost, found = self._price(ex)
         if cost is not None:
             _set_field(ex, "cost", cost)
-        rate = None
-        if (
-            self.book is not None
-            and cost is not None
-            and cost.price_id is not None
-            and ex.model
-        ):
-            found = self.book.lookup(ex.model, ex.timings.sent_unix_ns)
-            rate = None if found is None else found.card.input_rate
+        rate = None if found is None else found.card.input_rate
         run = self.runs.step(ex, rate)
         if run is not None:
             _set_field(ex, "run", run)
         return ex
 
-    def _container(self, ex: Exchange) -> tuple[float, float]:
-        assert self.book is not None
+    def _container(self, ex: Exchange, book: PriceBook) -> tuple[float, float]:
         """(USD, seconds) of container time billed to ``ex`` (an estimate, see the docs).
 
         A response that names a container bills the exchange's own duration, at least the
@@ -132,15 +143,16 @@ class Accountant:
         reply = ex.reply
         if reply is None or reply.container is None:
             return 0.0, 0.0
-        rule = self.book.container
+        rule = book.container
         request = ex.request
         for tool in request.tools:
             if tool.type is not None and tool.type in rule.free_with_tools:
                 return 0.0, 0.0
-        seconds = max(ex.timings.duration, 0.0)
-        if request.container_id is None:
-            seconds = max(seconds, rule.minimum_seconds)
-        return float(self.book.container_cost(seconds)), seconds
+        timings = ex.timings
+        seconds = max(timings.finished - timings.sent, 0.0)
+        if request.container_id is None and seconds < rule.minimum_seconds:
+            seconds = rule.minimum_seconds
+        return seconds * book.container_usd_per_second, seconds
 
 
 def book_or_none(prices: Any) -> PriceBook | None:

@@ -63,6 +63,7 @@ class _State:
     file: PriceFile | None
     container: ContainerPrices
     sources: tuple[PriceSource, ...]
+    container_usd_per_second: float
 
 
 @lru_cache(maxsize=1)
@@ -139,7 +140,9 @@ class PriceBook:
                 container.updated,
             )
         )
-        return _State(file, container, tuple(sources))
+        return _State(
+            file, container, tuple(sources), float(container.usd_per_hour / 3600)
+        )
 
     def reload(self) -> None:
         """Read the price file again and use it from the next exchange on.
@@ -229,6 +232,11 @@ class PriceBook:
         if found is None:
             return None
         return found, found.card.cost(counts)
+
+    @property
+    def container_usd_per_second(self) -> float:
+        """The container rate in USD per second (float, for the hot path)."""
+        return self._state.container_usd_per_second
 
     def container_cost(self, seconds: float) -> Decimal:
         """USD of ``seconds`` of container time at the rate in force."""

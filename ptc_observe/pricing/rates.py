@@ -169,6 +169,47 @@ class Rates:
     split_1h: bool
     split_reasoning: bool
 
+    def floats(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int,
+        cache_write: int,
+        cache_write_5m: int,
+        cache_write_1h: int,
+        reasoning: int,
+        web_searches: int,
+    ) -> tuple[float, float, float, float, float]:
+        """:meth:`cost` in floats, for the observer's hot path (what the counters hold).
+
+        Each component is the float of the exact decimal product (one rounding), so the
+        components agree with :meth:`cost` to the last place a float has.
+        """
+        cw = cache_write
+        cost_cw = _ZERO
+        if self.split_5m and cache_write_5m:
+            cw -= cache_write_5m
+            cost_cw += self.cache_write_5m * cache_write_5m
+        if self.split_1h and cache_write_1h:
+            cw -= cache_write_1h
+            cost_cw += self.cache_write_1h * cache_write_1h
+        if cw:
+            cost_cw += self.cache_write * cw
+        out = output_tokens
+        cost_out = _ZERO
+        if self.split_reasoning and reasoning:
+            out -= reasoning
+            cost_out += self.reasoning * reasoning
+        if out:
+            cost_out += self.output * out
+        return (
+            float(self.input * input_tokens) if input_tokens else 0.0,
+            float(self.cache_read * cache_read) if cache_read else 0.0,
+            float(cost_cw),
+            float(cost_out),
+            float(self.web_search * web_searches) if web_searches else 0.0,
+        )
+
     def cost(self, c: TokenCounts) -> ComponentCosts:
         """The cost of ``c`` at these rates."""
         cw = c.cache_write_tokens

@@ -114,6 +114,10 @@ class RunTracker:
         pos = ex.request.run
         timings = ex.timings
         start: tuple[float, int] | None = None
+        if not pos.starts_run and not ex.answers:
+            return None  # nothing links it to a run this process saw begin
+        if finished and pos.starts_run:
+            return timings.finished - timings.sent  # a run of one exchange
         with self._lock:
             if pos.starts_run:
                 start = (timings.sent, 1)
