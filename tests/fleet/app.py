@@ -60,11 +60,11 @@ def create(sdk: anthropic.Anthropic, shape: str, kwargs: dict[str, Any]) -> Any:
     return sdk.messages.create(**kwargs)
 
 
-def turn(body: dict[str, Any]) -> dict[str, Any]:
-    """The answer to one ``POST /turn``: the message, or the error, and this pid."""
+def turn(sdk: anthropic.Anthropic, body: dict[str, Any]) -> dict[str, Any]:
+    """The answer to one turn: the message, or the API's error, and this pid."""
     out: dict[str, Any] = {"pid": os.getpid()}
     try:
-        message = create(client(), body["shape"], body["kwargs"])
+        message = create(sdk, body["shape"], body["kwargs"])
     except anthropic.APIStatusError as exc:
         error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
         out["error"] = {
@@ -89,7 +89,7 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
         return [b"not found"]
     size = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(size))
-    data = json.dumps(turn(body)).encode()
+    data = json.dumps(turn(client(), body)).encode()
     start_response(
         "200 OK",
         [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],

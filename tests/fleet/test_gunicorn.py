@@ -30,12 +30,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ptc_observe.emulator import Emulator, EmulatorServer
 
-from .driver import Job, Truth, plan, play
+from .driver import RETRIED, Job, Truth, plan, play
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 3
+TTL = 3.0
+"""The emulator's container idle lifetime, short enough to let containers expire."""
 
 
 def free_port() -> int:
@@ -147,7 +149,7 @@ def by(series: Series, name: str, *labels: str) -> Counter[Any]:
 
 @pytest.fixture
 def emulator_server():
-    emulator = Emulator(seed=13, container_ttl=2.0)
+    emulator = Emulator(seed=13, container_ttl=TTL)
     server = EmulatorServer(emulator)
     url = server.start()
     try:
@@ -169,18 +171,17 @@ def test_gunicorn_workers_sum_to_the_emulators_ledger(emulator_server, tmp_path)
     fleet = Fleet(url, tmp_path / "metrics")
     truth = Truth()
     try:
-        jobs = plan(seed=13, count=12)
+        jobs = plan(seed=13, count=12, faults=RETRIED)
         # Three runs at a time: the workers are busy, so turns spread over them.
         with ThreadPoolExecutor(3) as pool:
             records = list(pool.map(lambda j: play(fleet.send, j, truth), jobs))
         # Later tasks reuse containers: one still alive, two after they expired.
-        alive = next(r.container for r in records if r.ok and r.container)
-        reuse = [
-            Job(j.scenario, j.programmatic, j.shape, None, alive) for j in jobs[:1]
-        ]
-        records += [play(fleet.send, j, truth) for j in reuse]
-        time.sleep(2.5)  # past the emulator's container TTL
-        stale = [r.container for r in records if r.ok and r.container][:2]
+        first = play(fleet.send, Job(jobs[0].scenario, True), truth)
+        assert first.ok and first.container
+        again = Job(jobs[0].scenario, True, "create", None, first.container)
+        records += [first, play(fleet.send, again, truth)]
+        time.sleep(TTL + 0.5)
+        stale = [r.container for r in records if r.ok and r.container][-2:]
         reuse = [
             Job(j.scenario, j.programmatic, j.shape, None, c)
             for j, c in zip(jobs[1:3], stale, strict=True)
@@ -194,7 +195,8 @@ def test_gunicorn_workers_sum_to_the_emulators_ledger(emulator_server, tmp_path)
     # The turns really were spread: more than one worker served one run.
     assert len({pid for r in records for pid in r.servers}) > 1
     assert any(len(set(r.servers)) > 1 for r in records)
-    assert truth.restarts == 2 and any(r.ok for r in records)
+    assert truth.restarts == 2, [r.error for r in records]
+    assert all(r.ok for r in records), [r.error for r in records]
 
     # Exchanges: every HTTP attempt the emulator answered, SDK retries included.
     assert (
