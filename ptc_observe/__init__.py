@@ -16,30 +16,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .events import (
-    ContainerEnded,
-    ContainerSighting,
-    Exchange,
-    Outcome,
-    RateLimit,
-    RequestFacts,
-    Timings,
-    ToolDeclaration,
-    ToolResultSent,
-    ToolTurnaround,
-)
-from .models import (
-    APIError,
-    CallerInfo,
-    ContainerInfo,
-    Message,
-    ToolCall,
-    Usage,
-)
-from .observer import Limits, Observer, Sink
 
 if TYPE_CHECKING:
     from .client import AsyncPTCClient, PTCClient, ToolRegistry, ToolSeverity, ToolSpec
+    from .events import (
+        ContainerEnded,
+        ContainerSighting,
+        Exchange,
+        Outcome,
+        RateLimit,
+        RequestFacts,
+        Timings,
+        ToolDeclaration,
+        ToolResultSent,
+        ToolTurnaround,
+    )
+    from .models import (
+        APIError,
+        CallerInfo,
+        ContainerInfo,
+        Message,
+        ToolCall,
+        Usage,
+    )
+    from .observer import Limits, Observer, Sink
 
 __all__ = [
     "APIError",
@@ -69,14 +69,34 @@ __all__ = [
     "__version__",
 ]
 
-# The PTC client and its tool registry load on first use: importing ptc_observe for the
-# transport alone should not pay for them.
+# Every export loads on first use: importing ptc_observe for the transport alone does not pay
+# for the PTC client, and the ``ptc-observe`` command (whose module is inside this package)
+# starts at once, so that --help is quick and Ctrl-C is handled from its first moment.
 _LAZY = {
-    "AsyncPTCClient": ".client",
-    "PTCClient": ".client",
-    "ToolRegistry": ".client",
-    "ToolSeverity": ".client",
-    "ToolSpec": ".client",
+    **dict.fromkeys(
+        ("AsyncPTCClient", "PTCClient", "ToolRegistry", "ToolSeverity", "ToolSpec"),
+        ".client",
+    ),
+    **dict.fromkeys(
+        (
+            "ContainerEnded",
+            "ContainerSighting",
+            "Exchange",
+            "Outcome",
+            "RateLimit",
+            "RequestFacts",
+            "Timings",
+            "ToolDeclaration",
+            "ToolResultSent",
+            "ToolTurnaround",
+        ),
+        ".events",
+    ),
+    **dict.fromkeys(
+        ("APIError", "CallerInfo", "ContainerInfo", "Message", "ToolCall", "Usage"),
+        ".models",
+    ),
+    **dict.fromkeys(("Limits", "Observer", "Sink"), ".observer"),
 }
 
 

@@ -32,8 +32,16 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ptc-observe``; returns the process exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run ``ptc-observe``; returns the process exit code.
+
+    Ctrl-C at any moment ends it with one line and exit code 130, and a reader that stops
+    reading (``ptc-observe demo | head``) with 141, never with a traceback.
+    """
+    return guarded("ptc-observe", _main, list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args: Sequence[str]) -> int:
+    args = list(args)
     parser = argparse.ArgumentParser(
         prog="ptc-observe",
         description="Observability for Claude's Programmatic Tool Calling.",

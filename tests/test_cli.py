@@ -114,6 +114,23 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 
 class TestInterrupt:
+    def test_the_command_starts_before_the_heavy_imports(self) -> None:
+        """Loading the `ptc-observe` command loads neither pydantic nor OpenTelemetry (nor the
+        observer): Ctrl-C is in the command's hands from its first moments."""
+        code = (
+            "import sys, ptc_observe.cli; print(sorted(m for m in ('pydantic',"
+            " 'opentelemetry', 'ptc_observe.observer', 'ptc_observe.models') if m in sys.modules))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=REPO,
+        )
+        assert done.stdout.strip() == "[]"
+
     def test_ctrl_c_while_starting_exits_130_without_a_traceback(self) -> None:
         """Ctrl-C in the first second (imports, emulator start): one line, exit 130."""
         with _start("demo", "--duration", "30", "--port", "0") as process:
