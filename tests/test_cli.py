@@ -102,6 +102,12 @@ class TestUnreachableEmulator:
         assert "Traceback" not in done.stderr
 
 
+def _as_in_a_terminal() -> None:
+    # A command started from a terminal gets Ctrl-C. A test run started in the background
+    # (CI runners, `cmd &`) may pass SIGINT down ignored, and Python leaves it ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         command(*args),
@@ -110,6 +116,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
         text=True,
         cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_in_a_terminal,  # only resets a signal, then execs
     )
 
 
