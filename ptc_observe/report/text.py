@@ -10,7 +10,7 @@ from .timerange import iso
 
 ESTIMATE_NOTE = (
     "estimates: tool-result bytes kept in code-execution containers, priced as if they had "
-    "entered the context (see docs/report.md)"
+    "entered the context once, a lower bound (method: docs/telemetry.md, Cost)"
 )
 CONTAINER_NOTE = (
     "container: code-execution container time at the configured rate, an estimate "

@@ -17,9 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from report.browser import Chromium, chromium_binary, measure
+
+from ptc_observe.report import TimeRange, build_report, load_prometheus
 
 from .helpers import PrometheusServer, free_port
 from .queries import REPO_ROOT, RULE_FILES, Query, all_queries
@@ -157,6 +161,76 @@ def test_exemplars_link_demo_latency_to_traces(
         e["labels"].get("trace_id") for series in data for e in series["exemplars"]
     }
     assert trace_ids and all(re.fullmatch(r"[0-9a-f]{32}", t or "") for t in trace_ids)
+
+
+def test_report_command_reads_the_demo_from_prometheus(
+    scraped_demo: tuple[PrometheusServer, DemoProcess], tmp_path: Path
+) -> None:
+    """``ptc-observe report --prometheus`` on the live stack: spend, runs of both modes, the
+    price data, and an HTML page whose every chart a real browser draws with data."""
+    prom, demo = scraped_demo
+    page = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "ptc_observe", "report", "--prometheus", prom.url]
+        + ["--range", "10m", "--selector", 'job="ptc-demo"', "--html", str(page)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    end = datetime.now(timezone.utc)
+    report = build_report(
+        load_prometheus(prom.url, TimeRange(end - timedelta(minutes=10), end))
+    )
+    assert report.total_spend > 0
+    assert {"programmatic", "direct"} <= set(report.mode_order())
+    assert all(report.modes[m].runs > 0 for m in ("programmatic", "direct"))
+    assert "genai-prices" in {p.source for p in report.prices}
+    assert report.projected_month_usd is not None and report.projected_month_usd > 0
+    # The per-model, per-component sums add up to what the whole family grew by.
+    whole = prom.api(
+        "query",
+        query="sum(increase(ptc_cost_usd_total[10m]))",
+        time=str(end.timestamp()),
+    )["result"]
+    assert float(whole[0]["value"][1]) == pytest.approx(report.total_spend, rel=1e-9)
+    for line in (
+        "SPEND",
+        "RUNS BY MODE",
+        "PROGRAMMATIC VS DIRECT",
+        "ESTIMATED SAVINGS",
+    ):
+        assert f"\n{line}" in done.stdout
+    charts = measure(Chromium(chromium_binary(), tmp_path), page)
+    assert "spend-rate" in charts and "savings" in charts
+    for name, chart in charts.items():
+        assert chart["declared"] and chart["drawn"] == chart["declared"], (name, chart)
+
+
+def test_report_command_reads_the_demo_metrics_page(
+    scraped_demo: tuple[PrometheusServer, DemoProcess],
+) -> None:
+    """``ptc-observe report --metrics URL`` on the demo's own /metrics: one snapshot, dated
+    from its first priced exchange."""
+    _, demo = scraped_demo
+    done = subprocess.run(
+        [sys.executable, "-m", "ptc_observe", "report", "--metrics"]
+        + [f"http://127.0.0.1:{demo.port}/metrics"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "the first priced at" in done.stdout
+    assert re.search(
+        r"projected month \(30 days\) \$[0-9,.]+ at the average rate", done.stdout
+    )
+    assert re.search(r"\n  programmatic +\d+ ", done.stdout)
+    assert re.search(r"\n  direct +\d+ ", done.stdout)
 
 
 def test_demo_stops_on_sigterm_with_a_summary(
