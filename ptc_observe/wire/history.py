@@ -16,8 +16,8 @@ The scan stops at the user's own turn, so a long conversation costs only its las
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -58,6 +58,8 @@ class HistoryMessage(msgspec.Struct):
 
 _NOT_A_BLOCK = HistoryBlock()
 _NO_MESSAGE = HistoryMessage()
+
+T = TypeVar("T")
 
 Call = tuple[str, str, str | None]
 """A ``tool_use`` call: (tool name, raw caller type, caller tool id)."""
@@ -132,19 +134,31 @@ def _position(key: tuple[int, int, int, int, int]) -> RunPosition:
     return position
 
 
+def _programmatic(caller: Any) -> bool:
+    # call_of's rule, without building the call (the run scan only counts callers).
+    if type(caller) is not dict:
+        return False
+    kind = caller.get("type")
+    tool_id = caller.get("tool_id")
+    return (
+        type(kind) is str and kind != DIRECT and type(tool_id) is str and tool_id != ""
+    )
+
+
 def read_history(
-    count: int,
     last: HistoryMessage,
-    earlier: Iterable[HistoryMessage],
+    earlier: Sequence[T],
+    decode: Callable[[T], HistoryMessage],
     *,
     want_calls: bool,
 ) -> tuple[dict[str, Call] | None, RunPosition]:
     """The calls the last message answers, and the run position.
 
     Args:
-        count: messages in the request.
         last: the last message (anything, without messages).
-        earlier: the messages before it, newest first; read only as far as needed.
+        earlier: the messages before it, oldest first, in any form ``decode`` reads:
+            only as many as the scan needs are decoded, newest first.
+        decode: makes a :class:`HistoryMessage` of one of ``earlier``.
         want_calls: the last message holds tool results: collect the calls they answer.
 
     Returns:
@@ -157,20 +171,20 @@ def read_history(
     collecting = want_calls  # still in the assistant messages right before the last
     asking: list[list[HistoryBlock]] = []
     message = last
-    messages = iter(earlier)
+    index = len(earlier)
     while True:
         blocks = message.content
         if message.role == _ASSISTANT:
-            if isinstance(blocks, list):
+            if type(blocks) is list:
                 if collecting and not first:
                     asking.append(blocks)
                 if in_run:
                     for block in blocks:
                         if block.type == _TOOL_USE:
-                            if call_of(block)[2] is None:
-                                direct += 1
-                            else:
+                            if _programmatic(block.caller):
                                 programmatic += 1
+                            else:
+                                direct += 1
             if in_run:
                 exchanges += 1
         else:
@@ -183,11 +197,13 @@ def read_history(
             if not in_run and not collecting:
                 break
         first = False
-        following = next(messages, None)
-        if following is None:
+        if not index:
             break
-        message = following
-    position = _position((count, exchanges, round_trips, programmatic, direct))
+        index -= 1
+        message = decode(earlier[index])
+    position = _position(
+        (len(earlier) + 1, exchanges, round_trips, programmatic, direct)
+    )
     if not want_calls:
         return None, position
     calls: dict[str, Call] = {}

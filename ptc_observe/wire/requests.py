@@ -227,9 +227,11 @@ def _history(messages: Any) -> tuple[Any, dict[str, Call] | None, Any]:
         return None, None, RUN_START
     last = messages[-1]
     content = last.get("content") if isinstance(last, dict) else None
-    earlier = (history_message(messages[i]) for i in range(len(messages) - 2, -1, -1))
     calls, position = read_history(
-        len(messages), history_message(last), earlier, want_calls=_has_results(content)
+        history_message(last),
+        messages[:-1],
+        history_message,
+        want_calls=_has_results(content),
     )
     return content, calls, position
 
@@ -472,14 +474,11 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
         if messages:
             message = _LAST.decode(messages[-1])
             last = message.content
-            # The earlier messages, newest first, decoded only as far as the scan goes.
-            earlier = (
-                _HISTORY.decode(messages[i]) for i in range(len(messages) - 2, -1, -1)
-            )
+            # The earlier messages are decoded newest first, only as far as the scan goes.
             calls, position = read_history(
-                len(messages),
                 message_of(message.role, last),
-                earlier,
+                messages[:-1],
+                _HISTORY.decode,
                 want_calls=_has_results(last),
             )
         else:
