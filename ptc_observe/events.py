@@ -77,6 +77,9 @@ class ToolDeclaration:
     type: str | None = None
     """``None`` for the application's own tools; the versioned type for server tools."""
     allowed_callers: tuple[str, ...] = ()
+    description: str | None = field(default=None, compare=False)
+    """The tool's ``description`` as declared (``gen_ai.tool.description`` of its
+    ``execute_tool`` spans); not part of equality."""
 
     @property
     def is_code_execution(self) -> bool:
@@ -187,6 +190,20 @@ class RequestFacts:
     """The parsed request body, only when content capture is on (after redaction)."""
     run: RunPosition = RUN_START
     """Where the request stands in its run (from its history)."""
+    output_type: str | None = None
+    """``json`` when the request asks for structured output (``output_config.format``)."""
+    reasoning_level: str | None = None
+    """``output_config.effort`` as sent (``low`` … ``max``)."""
+    url: str | None = None
+    """The request URL (``url.full``): no credentials, query values other than ``beta``
+    redacted."""
+
+    def description_of(self, tool_name: str) -> str | None:
+        """The declared description of the tool named ``tool_name``, if any."""
+        for tool in self.tools:
+            if tool.name == tool_name:
+                return tool.description
+        return None
 
     @property
     def has_code_execution(self) -> bool:

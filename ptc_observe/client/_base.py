@@ -280,6 +280,8 @@ class BaseClient:
             format_error=self.format_tool_error,
             tracer=tracer,
             parent=trace.set_span_in_context(span),
+            capture_content=self.observer is not None and self.observer.capture_content,
+            redact=self.observer.redact if self.observer is not None else None,
         )
         # The run context says "tool spans are exact here" so the observer (which sees
         # the exchanges under it) can skip the execute_tool spans it would infer.

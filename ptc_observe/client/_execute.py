@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import queue
 import threading
 import time
@@ -59,6 +60,10 @@ class ExecutionSettings:
         format_error: Text of the error result for a handler that raised.
         tracer: Tracer of the ``execute_tool`` spans.
         parent: OpenTelemetry context to parent the spans on (the run span's).
+        capture_content: put each call's arguments on its span
+            (``gen_ai.tool.call.arguments``, opt-in content).
+        redact: applied to the arguments before they are recorded; a failing hook
+            drops them.
     """
 
     registry: ToolRegistry
@@ -67,6 +72,20 @@ class ExecutionSettings:
     format_error: ErrorFormatter
     tracer: trace.Tracer
     parent: otel_context.Context | None
+    capture_content: bool = False
+    redact: Callable[[Any], Any] | None = None
+
+
+def _arguments(value: Any, redact: Callable[[Any], Any] | None) -> str | None:
+    """The call's arguments as JSON, redacted; ``None`` when the hook fails."""
+    try:
+        if redact is not None:
+            value = redact(value)
+        return (
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        )
+    except Exception:  # the hook's or json's message may quote the content: drop it
+        return None
 
 
 class _Call:
@@ -78,6 +97,7 @@ class _Call:
         spec = (
             settings.registry.get(call.name) if call.name in settings.registry else None
         )
+        self.description = spec.description if spec is not None else None
         self.timeout = (
             spec.timeout if spec is not None else None
         ) or settings.default_timeout
@@ -98,6 +118,12 @@ class _Call:
         }
         if self.call.caller.tool_id is not None:
             attributes[sc.PTC_CALLER_TOOL_ID] = self.call.caller.tool_id
+        if self.description:
+            attributes[sc.GEN_AI_TOOL_DESCRIPTION] = self.description
+        if self._settings.capture_content:
+            arguments = _arguments(self.call.input, self._settings.redact)
+            if arguments is not None:
+                attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
         self.span = self._settings.tracer.start_span(
             f"{sc.OPERATION_EXECUTE_TOOL} {self.call.name}",
             context=self._settings.parent,

@@ -207,6 +207,8 @@ class Observer:
         self._code_ended_receivers = hooks.on_code_execution_ended
         for bind in hooks.bind:
             bind(self._correlator)
+        for bind_errors in hooks.bind_errors:
+            bind_errors(self.telemetry_error)
         self._correlator.add_listener(self._container_ended)
         self._correlator.add_listener(self._code_executions.on_container_ended)
         self._code_executions.add_listener(self._code_execution_ended)

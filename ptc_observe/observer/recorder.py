@@ -47,6 +47,29 @@ next_exchange_id: Callable[[], int] = _ids.__next__
 
 _STREAM_ANOMALY = WireError("a malformed, oversized or out-of-place SSE event")
 
+# How an SSE body starts (a field name and its colon, or a comment line); a JSON body
+# starts with a bracket, so the two never share a first byte.
+_SSE_STARTS = (b"event:", b"data:", b"id:", b"retry:", b":")
+_BOM = b"\xef\xbb\xbf"
+
+
+def _body_start(data: bytes) -> bytes:
+    """``data`` without a leading byte-order mark and whitespace."""
+    data = data.lstrip()
+    if data.startswith(_BOM):
+        data = data[3:].lstrip()
+    return data
+
+
+def _is_sse_start(head: bytes) -> bool | None:
+    """Whether a body starting with ``head`` is an event stream (``None``: too short)."""
+    for start in _SSE_STARTS:
+        if head.startswith(start):
+            return True
+        if start.startswith(head):  # head is empty or a prefix of a field name
+            return None
+    return False
+
 
 class _RedactionFailed(Exception):
     """The redaction hook raised (the message names the exception type only)."""
@@ -89,12 +112,14 @@ class ExchangeRecorder:
         request_body: the request body bytes (a reference; parsed only at finish).
         method: the HTTP method.
         server_address: host of the URL.
-        server_port: port of the URL, ``None`` for the scheme's default.
+        server_port: port of the URL (the transport gives the scheme's default when
+            the URL names none).
         path: path of the URL (no query).
         headers: request headers, looked up by lower-case name.
         sent: ``time.perf_counter()`` just before the request went to the inner transport.
         sent_unix_ns: ``time.time_ns()`` at the same moment.
         parent_context: the OpenTelemetry context current at send.
+        url: the request URL for ``url.full`` (credentials and query values removed).
     """
 
     __slots__ = (
@@ -124,6 +149,8 @@ class ExchangeRecorder:
         "_sse",
         "_status",
         "_streamed",
+        "_sniff",
+        "_url",
     )
 
     def __init__(
@@ -139,8 +166,13 @@ class ExchangeRecorder:
         sent: float,
         sent_unix_ns: int,
         parent_context: Any = None,
+        url: str | None = None,
     ) -> None:
         self._hooks = hooks
+        self._url = url
+        # The first bytes of a 2xx body not labelled an event stream, while they may
+        # still turn out to be one (None: not sniffing).
+        self._sniff: bytes | None = None
         self._id = next_exchange_id()
         self._body = request_body
         self._method = method
@@ -210,6 +242,9 @@ class ExchangeRecorder:
                 )
             else:
                 self._parts = []
+                if 200 <= status_code < 300 and self._decoder is None:
+                    # The header is missing or wrong: the first bytes decide.
+                    self._sniff = b""
         except Exception as exc:
             self._hooks.telemetry_error(
                 "stream_parse" if self._streamed else "response_parse", exc
@@ -250,7 +285,34 @@ class ExchangeRecorder:
                 return pending
         elif self._parts is not None:
             self._parts.append(chunk)
+            if self._sniff is not None:
+                self._sniff_chunk(chunk)
         return None
+
+    def _sniff_chunk(self, chunk: bytes) -> None:
+        """Look at the body's first bytes; an SSE stream is switched to the accumulator."""
+        head = _body_start(self._sniff + chunk if self._sniff else chunk)
+        verdict = _is_sse_start(head)
+        if verdict is None:  # too short to tell yet
+            self._sniff = head
+            return
+        self._sniff = None
+        if verdict:
+            parts = self._parts or []
+            self._parts = None
+            self._start_stream()
+            self._feed(b"".join(parts))
+
+    def _start_stream(self) -> None:
+        """Parse the body as a stream from now on (a stream found by its bytes)."""
+        self._streamed = True
+        try:
+            self._acc = self._sse = StreamAccumulator(
+                capture_content=self._hooks.capture_content, clock=_perf_counter
+            )
+        except Exception as exc:  # pragma: no cover - defensive
+            self._hooks.telemetry_error("stream_parse", exc)
+            self._acc = self._sse = None
 
     def on_batch(self, pending: list[bytes]) -> None:
         """Feed the chunks gathered in ``pending`` (see :meth:`on_chunk`) and empty it.
@@ -388,6 +450,7 @@ class ExchangeRecorder:
                 server_port=self._server_port,
                 headers=self._request_headers,
                 capture_content=hooks.capture_content,
+                url=self._url,
             )
         except Exception as exc:
             hooks.telemetry_error("request_parse", exc)
@@ -397,6 +460,7 @@ class ExchangeRecorder:
                 server_address=self._server_address,
                 server_port=self._server_port,
                 body_bytes=0 if body is None else len(body),
+                url=self._url,
             )
         redact = hooks.redact
         if redact is not None and facts.content is not None:
@@ -436,6 +500,20 @@ class ExchangeRecorder:
         sse_events = output_chunks = 0
 
         acc = self._acc
+        body: bytes | None = None
+        if (
+            acc is None
+            and not self._streamed
+            and status is not None
+            and 200 <= status < 300
+        ):
+            # The whole body of a 2xx response: content-encoded ones are sniffed here.
+            body = self._json_body()
+            if body is not None and _is_sse_start(_body_start(body[:64])):
+                self._decoder = None  # the body is decoded already
+                self._start_stream()
+                self._feed(body)
+                acc = self._acc
         if acc is not None:
             try:
                 acc.close()
@@ -455,7 +533,8 @@ class ExchangeRecorder:
                 for _ in range(anomalies):
                     hooks.telemetry_error("stream_parse", _STREAM_ANOMALY)
         elif status is not None and not self._streamed:
-            body = self._json_body()
+            if body is None and not 200 <= status < 300:
+                body = self._json_body()
             if body is not None:
                 try:
                     if 200 <= status < 300:

@@ -56,6 +56,37 @@ MESSAGES_PATH = "/v1/messages"
 
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 _perf_counter = time.perf_counter
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+# (scheme, netloc, raw path) -> (port, url.full): a client sends to one URL or two, so
+# both are decided once per URL, not per request. Bounded; cleared when full.
+_URLS: dict[tuple[str, bytes, bytes], tuple[int | None, str]] = {}
+_URLS_SIZE = 64
+
+
+def _where(url: Any) -> tuple[int | None, str]:
+    """The port (the scheme's default when the URL names none) and ``url.full``.
+
+    ``url.full`` has no user info (httpx keeps it out of ``netloc``) and keeps only the
+    ``beta`` query value; any other query value is ``REDACTED``.
+    """
+    key = (url.scheme, url.netloc, url.raw_path)
+    found = _URLS.get(key)
+    if found is None:
+        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        path, _, query = url.raw_path.decode("ascii", "replace").partition("?")
+        full = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{path}"
+        if query:
+            pairs = []
+            for pair in query.split("&"):
+                name, eq, _value = pair.partition("=")
+                pairs.append(pair if name == "beta" or not eq else f"{name}=REDACTED")
+            full = f"{full}?{'&'.join(pairs)}"
+        if len(_URLS) >= _URLS_SIZE:
+            _URLS.clear()
+        found = _URLS[key] = (port, full)
+    return found
+
+
 _time_ns = time.time_ns
 
 
@@ -125,17 +156,19 @@ class _Observing:
     ) -> ExchangeRecorder | None:
         try:
             url = request.url
+            port, full = _where(url)
             return ExchangeRecorder(
                 self._hooks,
                 body,
                 request.method,
                 url.host,
-                url.port,
+                port,
                 path,
                 _request_headers(request.headers),
                 sent=sent,
                 sent_unix_ns=sent_ns,
                 parent_context=ctx,
+                url=full,
             )
         except Exception as exc:  # pragma: no cover - defensive: never fail the call
             self._hooks.telemetry_error("request_parse", exc)

@@ -54,7 +54,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 # Declarations already built, per (name, type, allowed callers as sent): an application
 # sends the same tools on every turn, and a frozen ToolDeclaration can be shared between
 # requests (building one costs ~4 us, the lookup well under 1). Bounded; cleared when full.
-_TOOLS: dict[tuple[Any, Any, Any], ToolDeclaration] = {}
+_TOOLS: dict[tuple[Any, Any, Any, Any], ToolDeclaration] = {}
 _TOOLS_SIZE = 256
 
 
@@ -62,31 +62,56 @@ def _tool(value: Any) -> ToolDeclaration | None:
     if not isinstance(value, dict):
         return None
     get = value.get
-    return _cached_tool(get("name"), get("type"), get("allowed_callers"))
+    return _cached_tool(
+        get("name"), get("type"), get("allowed_callers"), get("description")
+    )
 
 
-def _cached_tool(name: Any, kind: Any, callers: Any) -> ToolDeclaration:
+def _cached_tool(
+    name: Any, kind: Any, callers: Any, description: Any = None
+) -> ToolDeclaration:
     # The key holds the raw values: a declaration follows from them alone, and the
     # usual allowed_callers (absent, or a list of strings) is keyed without filtering.
-    key = (name, kind, tuple(callers) if type(callers) is list else None)
+    key = (name, kind, tuple(callers) if type(callers) is list else None, description)
     try:
         tool = _TOOLS.get(key)
     except TypeError:  # a list or object inside allowed_callers: not hashable
-        return _declaration(key[0], key[1], callers)
+        return _declaration(key[0], key[1], callers, description)
     if tool is None:
-        tool = _declaration(key[0], key[1], callers)
+        tool = _declaration(key[0], key[1], callers, description)
         if len(_TOOLS) >= _TOOLS_SIZE:
             _TOOLS.clear()
         _TOOLS[key] = tool
     return tool
 
 
-def _declaration(name: Any, kind: Any, callers: Any) -> ToolDeclaration:
+def _declaration(
+    name: Any, kind: Any, callers: Any, description: Any = None
+) -> ToolDeclaration:
     kind = _str(kind)
     # "custom" is the explicit type of the application's own tools.
     return ToolDeclaration(
-        _str(name) or "", None if kind in (None, "custom") else kind, _strings(callers)
+        _str(name) or "",
+        None if kind in (None, "custom") else kind,
+        _strings(callers),
+        _str(description),
     )
+
+
+OUTPUT_TYPE_JSON = "json"
+
+
+def _output_type(config: Any, legacy_format: Any) -> str | None:
+    """``json`` when ``output_config.format`` (or the older top-level ``output_format``)
+    asks for structured output; every format the API defines is JSON."""
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        fmt = legacy_format
+    return OUTPUT_TYPE_JSON if isinstance(fmt, dict) else None
+
+
+def _effort(config: Any) -> str | None:
+    return _str(config.get("effort")) if isinstance(config, dict) else None
 
 
 def _tools(value: Any) -> tuple[ToolDeclaration, ...]:
@@ -273,6 +298,7 @@ def parse_request(
     server_port: int | None,
     headers: Mapping[str, str],
     capture_content: bool = False,
+    url: str | None = None,
 ) -> RequestFacts:
     """Read the facts of a Messages API request.
 
@@ -283,6 +309,7 @@ def parse_request(
             ``x-stainless-retry-count`` and ``x-stainless-helper-method`` are looked up;
             credentials are never read.
         capture_content: keep the parsed body in ``RequestFacts.content``.
+        url: the request URL as ``RequestFacts.url`` (``url.full``), already cleaned.
 
     Returns:
         The request facts; tool results are those of the last message only.
@@ -294,7 +321,15 @@ def parse_request(
         values = _fast_request(body)
         if values is not None:
             return _request_facts(
-                values, body, method, path, server_address, server_port, headers, None
+                values,
+                body,
+                method,
+                path,
+                server_address,
+                server_port,
+                headers,
+                None,
+                url,
             )
     return _parse_request_reference(
         body,
@@ -304,6 +339,7 @@ def parse_request(
         server_port=server_port,
         headers=headers,
         capture_content=capture_content,
+        url=url,
     )
 
 
@@ -316,6 +352,7 @@ def _parse_request_reference(
     server_port: int | None,
     headers: Mapping[str, str],
     capture_content: bool = False,
+    url: str | None = None,
 ) -> RequestFacts:
     """:func:`parse_request` on the whole body parsed into Python objects.
 
@@ -340,6 +377,8 @@ def _parse_request_reference(
         last,
         calls,
         position,
+        get("output_config"),
+        get("output_format"),
     )
     return _request_facts(
         values,
@@ -350,6 +389,7 @@ def _parse_request_reference(
         server_port,
         headers,
         obj if capture_content else None,
+        url,
     )
 
 
@@ -362,11 +402,13 @@ def _request_facts(
     server_port: int | None,
     headers: Mapping[str, str],
     content: Any,
+    url: str | None = None,
 ) -> RequestFacts:
     # values: the raw fields (model, stream, max_tokens, temperature, top_p, top_k,
     # stop_sequences), the declarations, the raw container, the last message's raw
-    # content, the calls its results answer and the run position (read_history's).
-    # The rules for each are here once, whichever parser read them.
+    # content, the calls its results answer and the run position (read_history's),
+    # the raw output_config and output_format. The rules for each are here once,
+    # whichever parser read them.
     (
         model,
         stream,
@@ -380,6 +422,8 @@ def _request_facts(
         last,
         calls,
         position,
+        output_config,
+        output_format,
     ) = values
     try:
         # Positional, in RequestFacts' field order (tests/wire/test_requests.py checks
@@ -408,6 +452,9 @@ def _request_facts(
             len(body),
             content,
             position,
+            _output_type(output_config, output_format),
+            _effort(output_config),
+            url,
         )
     except (ValueError, RecursionError, OverflowError) as exc:
         # OverflowError: float() of an integer past the float range (a temperature of
@@ -421,6 +468,7 @@ class _Tool(msgspec.Struct):
     name: Any = None
     type: Any = None
     allowed_callers: Any = None
+    description: Any = None
 
 
 class _Request(msgspec.Struct):
@@ -436,6 +484,8 @@ class _Request(msgspec.Struct):
     container: Any = None
     tools: list[_Tool] | None = None
     messages: list[msgspec.Raw] | None = None
+    output_config: Any = None
+    output_format: Any = None
 
 
 class _Last(msgspec.Struct):
@@ -496,11 +546,18 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
         request.stop_sequences,
         ()
         if tools is None
-        else tuple([_cached_tool(t.name, t.type, t.allowed_callers) for t in tools]),
+        else tuple(
+            [
+                _cached_tool(t.name, t.type, t.allowed_callers, t.description)
+                for t in tools
+            ]
+        ),
         request.container,
         last,
         calls,
         position,
+        request.output_config,
+        request.output_format,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ptc_observe.client.errors import BadRequestError
+from ptc_observe.observer import Observer
 
 from .helpers import Harness, error, ok, sales_registry
 
@@ -205,3 +207,39 @@ class TestRunSpans:
         assert result.summary.tool_calls["programmatic"] == 1
         assert span_exporter.get_finished_spans() == ()
         assert harness.sink.exchanges == []
+
+
+class TestToolSpanConventions:
+    @pytest.mark.parametrize("capture", [False, True])
+    def test_description_and_arguments(
+        self,
+        harness: Harness,
+        span_exporter: InMemorySpanExporter,
+        capture: bool,
+    ) -> None:
+        """gen_ai.tool.description from the tool's spec; gen_ai.tool.call.arguments with capture only, redacted."""
+        observer = Observer(
+            sinks=[harness.sink],
+            prometheus=False,
+            tracer_provider=harness.tracer_provider,
+            capture_content=capture,
+            redact=lambda value: (
+                {**value, "warehouse": "[redacted]"}
+                if isinstance(value, dict) and "warehouse" in value
+                else value
+            ),
+        )
+        client = harness.client(
+            [ok("01"), ok("04")], tools=sales_registry(), observer=observer
+        )
+        harness.call(client.run, "stock?")
+        (span,) = exact_tool_spans(span_exporter.get_finished_spans())
+        a = dict(span.attributes or {})
+        assert a["gen_ai.tool.description"] == "Stock level of a SKU in a warehouse."
+        if capture:
+            assert json.loads(str(a["gen_ai.tool.call.arguments"])) == {
+                "sku": "LMP-2290",
+                "warehouse": "[redacted]",
+            }
+        else:
+            assert "gen_ai.tool.call.arguments" not in a

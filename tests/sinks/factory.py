@@ -126,13 +126,15 @@ class ExchangeFactory:
         closed_early: bool = False,
         cut_after: int | None = None,
         messages: int = 0,
+        request_extra: dict[str, Any] | None = None,
     ) -> Exchange:
         """One exchange sent now, finished ``duration`` later (the clock moves on).
 
         ``fixture`` picks the response: a JSON message, an SSE stream (optionally cut
         after ``cut_after`` bytes), or one of the error bodies (status and error type
         follow). Keywords override what the fixture implies. ``messages``: how many
-        messages the request sent (its ``run.messages``).
+        messages the request sent (its ``run.messages``); ``request_extra`` sets
+        further ``RequestFacts`` fields (``top_k``, ``url``, ...).
         """
         streamed = False
         complete = True
@@ -180,6 +182,7 @@ class ExchangeFactory:
             retry_count=retry_count,
             content=request_content,
             run=RunPosition(messages=messages),
+            **(request_extra or {}),
         )
         self.perf = sent + duration
         return Exchange(

@@ -158,7 +158,7 @@ def check_single_inference_span(
     inference = inference_spans(spans, sdk_tracing)
     assert len(inference) == calls
     with_usage = [
-        s for s in spans if "gen_ai.usage.output_tokens" in (s.attributes or {})
+        s for s in spans if "gen_ai.usage.input_tokens" in (s.attributes or {})
     ]
     assert with_usage == inference
     if sdk_tracing:
@@ -245,10 +245,18 @@ def test_every_success_fixture(
     spans = span_exporter.get_finished_spans()
     check_single_inference_span(spans, sdk_tracing, calls=1)
     (inference,) = inference_spans(spans, sdk_tracing)
-    assert (inference.attributes or {})["gen_ai.usage.output_tokens"] == output
-    assert (inference.attributes or {})[
-        "ptc.outcome"
-    ] == "ok"  # the SDK span carries our facts too
+    if sdk_tracing and fixture.startswith("10_"):
+        # A PTC continuation arrives whole in message_start: the SDK leaves output
+        # tokens off its span, and by default its span is not ours to fill
+        # (sdk_span_mode="enrich" does; the metrics count them either way).
+        assert "gen_ai.usage.output_tokens" not in (inference.attributes or {})
+    else:
+        assert (inference.attributes or {})["gen_ai.usage.output_tokens"] == output
+    (ours,) = [s for s in spans if s.name in ("POST /v1/messages", f"chat {MODEL}")]
+    assert (ours.attributes or {})["ptc.outcome"] == "ok"
+    if sdk_tracing:
+        # By default the SDK's span is left exactly as the SDK made it.
+        assert not [k for k in inference.attributes or {} if k.startswith("ptc.")]
 
 
 @pytest.mark.parametrize(
@@ -499,8 +507,8 @@ def test_ptc_run(
         gen_ai_tool_name="code_execution",
         reason="closed",
     ) == (1 if stream else None)
-    inference = inference_spans(spans, sdk_tracing)
-    assert [(s.attributes or {}).get("ptc.container.reused") for s in inference] == [
+    # Our facts are on our spans (the SDK's spans stay as the SDK made them).
+    assert [(s.attributes or {}).get("ptc.container.reused") for s in ours] == [
         False,
         True,
         True,

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
 
-from ptc_observe.events import Exchange, Outcome
+from ptc_observe.events import Exchange, Outcome, ToolDeclaration
 from ptc_observe.observer.correlator import Correlator
 from ptc_observe.observer.sinks import _semconv as sc
 from ptc_observe.observer.sinks.otel import OTelSink
@@ -105,6 +105,7 @@ class TestChatSpan:
             "gen_ai.request.model": MODEL,
             "gen_ai.request.max_tokens": 1024,
             "server.address": "api.anthropic.com",
+            "server.port": 443,  # conditionally required with the address, 443 too
             "http.response.status_code": 200,
             "anthropic.request.id": "req_011CZqA7Nd3Wk8Hs2Lq5TxVb",
             "gen_ai.response.id": "msg_011CZq7S3aVbN6uPq1WcE8Dk",
@@ -249,18 +250,47 @@ class TestChatSpan:
         )
         assert "error.type" not in attrs
 
-    def test_latest_semconv_adds_gen2_names(
+    def test_latest_semconv_emits_gen2_names_not_gen1(
         self, tracer_provider, meter_provider, span_exporter, factory
     ):
-        """With the opt-in the gen2 cache_write attribute is set next to the gen1 one."""
+        """The opt-in means the latest and not the old: cache_write, no cache_creation."""
         sink = OTelSink(tracer_provider, meter_provider, latest_semconv=True)
         run(sink, factory.make("01_direct_tool_use.json"))
         attrs = dict(only(span_exporter).attributes or {})
-        assert (
-            attrs["gen_ai.usage.cache_write.input_tokens"]
-            == attrs["gen_ai.usage.cache_creation.input_tokens"]
-            == 0
-        )
+        assert attrs["gen_ai.usage.cache_write.input_tokens"] == 0
+        assert "gen_ai.usage.cache_creation.input_tokens" not in attrs
+
+    @pytest.mark.parametrize(("latest", "value"), [(False, 40.0), (True, 40)])
+    def test_top_k_follows_the_generation(
+        self, tracer_provider, meter_provider, span_exporter, factory, latest, value
+    ):
+        """gen_ai.request.top_k: double in v1.41.1 (gen1), int in genai main (gen2)."""
+        sink = OTelSink(tracer_provider, meter_provider, latest_semconv=latest)
+        run(sink, factory.make("01_direct_tool_use.json", request_extra={"top_k": 40}))
+        top_k = attributes(only(span_exporter))["gen_ai.request.top_k"]
+        assert top_k == value and type(top_k) is type(value)
+
+    def test_output_type_and_reasoning_level(self, otel_sink, span_exporter, factory):
+        """output_config.format -> gen_ai.output.type json; effort -> reasoning.level."""
+        extra = {"output_type": "json", "reasoning_level": "high"}
+        run(otel_sink, factory.make("01_direct_tool_use.json", request_extra=extra))
+        attrs = attributes(only(span_exporter))
+        assert attrs["gen_ai.output.type"] == "json"
+        assert attrs["gen_ai.request.reasoning.level"] == "high"
+
+    def test_cut_stream_finishes_with_error(self, otel_sink, span_exporter, factory):
+        """A stream cut before its final event: finish_reasons ["error"]."""
+        run(otel_sink, factory.make("08_stream_ptc_turn1.sse", cut_after=600))
+        attrs = attributes(only(span_exporter))
+        assert attrs["ptc.outcome"] == "incomplete"
+        assert attrs["gen_ai.response.finish_reasons"] == ("error",)
+
+    def test_error_response_has_no_finish_reason(
+        self, otel_sink, span_exporter, factory
+    ):
+        """A 529 generated nothing: no finish reasons (only a started response has one)."""
+        run(otel_sink, factory.make("07_error_529_overloaded.json"))
+        assert "gen_ai.response.finish_reasons" not in attributes(only(span_exporter))
 
     def test_unsampled_exchange_gets_no_ids(self, meter_provider, factory):
         """A span that is not sampled records nothing and adds no ids to the exchange."""
@@ -404,6 +434,7 @@ BASE = {
     "gen_ai.request.model": MODEL,
     "gen_ai.response.model": MODEL,
     "server.address": "api.anthropic.com",
+    "server.port": 443,
 }
 
 
@@ -467,7 +498,7 @@ class TestMetrics:
         correlator,
         monkeypatch,
     ):
-        """The opt-in adds inference duration, usage counters (modality unknown), operation tokens, tool time."""
+        """The opt-in emits inference duration, usage counters (modality unknown), operation tokens, tool time, and no gen1 instrument."""
         monkeypatch.setenv(
             "OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental"
         )
@@ -475,8 +506,12 @@ class TestMetrics:
         ptc_run(factory, correlator, sink)
         run(sink, factory.make("07_error_529_overloaded.json"))
         names = metric_names(metric_reader)
-        assert {
+        assert not names & {
             "gen_ai.client.operation.duration",
+            "gen_ai.client.token.usage",
+            "gen_ai.client.operation.time_to_first_chunk",
+        }
+        assert {
             "gen_ai.client.inference.duration",
             "gen_ai.client.inference.usage.input_tokens",
             "gen_ai.client.inference.usage.output_tokens",
@@ -493,6 +528,13 @@ class TestMetrics:
         assert by_model[MODEL].value == 1874 + 0 + 2311
         assert by_model[MODEL].attributes["gen_ai.token.modality"] == "unknown"
         assert by_model[None].value == 0  # the failure counts, with 0 tokens
+        # Per-operation histograms: completed operations only, without error.type.
+        for name in (
+            "gen_ai.client.inference.operation.input_tokens",
+            "gen_ai.client.inference.operation.output_tokens",
+        ):
+            (op,) = points(metric_reader, name)
+            assert "error.type" not in op.attributes and op.count == 3
         tools = {
             p.attributes.get("error.type"): p
             for p in points(metric_reader, "gen_ai.execute_tool.duration")
@@ -675,6 +717,71 @@ class TestContent:
             == "42 in stock"
         )
 
+    @pytest.mark.parametrize("capture", [False, True])
+    def test_inferred_span_has_description_and_arguments(
+        self,
+        tracer_provider,
+        meter_provider,
+        span_exporter,
+        factory,
+        correlator,
+        capture,
+    ):
+        """gen_ai.tool.description from the request's tools; arguments with capture only."""
+        sink = OTelSink(
+            tracer_provider,
+            meter_provider,
+            capture_content=capture,
+            infer_tool_spans=True,
+        )
+        run(sink, factory.make("01_direct_tool_use.json"), correlator)
+        call_id = "toolu_01Tb5RzQm8KcVw3hN2xJp7Ly"
+        arguments = {"sku": "LMP-2290", "warehouse": "reno"}
+        body = {
+            "messages": [
+                {"role": "user", "content": "stock?"},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": call_id,
+                            "name": "get_inventory",
+                            "input": arguments,
+                        }
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": call_id, "content": "42"}
+                    ],
+                },
+            ]
+        }
+        declared = ToolDeclaration(
+            "get_inventory", None, (), "Units in stock of a SKU in a warehouse."
+        )
+        run(
+            sink,
+            factory.make(
+                "09_stream_plain_text.sse",
+                tool_results=[result(call_id)],
+                tools=[declared],
+                request_content=body if capture else None,
+            ),
+            correlator,
+        )
+        attrs = attributes(only(span_exporter, "execute_tool"))
+        assert (
+            attrs["gen_ai.tool.description"]
+            == "Units in stock of a SKU in a warehouse."
+        )
+        if capture:
+            assert json.loads(attrs["gen_ai.tool.call.arguments"]) == arguments
+        else:
+            assert "gen_ai.tool.call.arguments" not in attrs
+
 
 class TestUnderTheSDKSpan:
     """The official SDK's ``anthropic.messages.create`` span is the inference span when present."""
@@ -702,7 +809,7 @@ class TestUnderTheSDKSpan:
         correlator,
         sdk_span,
     ):
-        """Default: ours is a plain HTTP attempt span below it (no gen_ai.*), and the SDK span gets the ptc.* facts."""
+        """Default: ours is a plain HTTP attempt span below it (no gen_ai.*) with the ptc.* facts; the SDK span stays as the SDK made it."""
         sink = OTelSink(tracer_provider, meter_provider, tool_call_events=True)
         ex = run(
             sink,
@@ -710,6 +817,7 @@ class TestUnderTheSDKSpan:
                 "02_ptc_turn1_response.json",
                 parent_context=set_span_in_context(sdk_span),
                 retry_count=1,
+                request_extra={"url": "https://api.anthropic.com/v1/messages"},
             ),
             correlator,
         )
@@ -724,7 +832,9 @@ class TestUnderTheSDKSpan:
         assert attrs == {
             "http.request.method": "POST",
             "url.path": "/v1/messages",
+            "url.full": "https://api.anthropic.com/v1/messages",
             "server.address": "api.anthropic.com",
+            "server.port": 443,
             "http.request.resend_count": 1,
             "http.response.status_code": 200,
             "anthropic.request.id": "req_011CZqA7Nd3Wk8Hs2Lq5TxVb",
@@ -740,9 +850,7 @@ class TestUnderTheSDKSpan:
         assert [e.name for e in attempt.events] == ["ptc.tool_call"]
         sdk_span.end()
         sdk = only(span_exporter, "anthropic.messages.create")
-        assert {
-            k: v for k, v in (sdk.attributes or {}).items() if k.startswith("ptc.")
-        } == {k: v for k, v in attrs.items() if k.startswith("ptc.")}
+        assert dict(sdk.attributes or {}) == {}  # not a single attribute of ours
         assert ex.span_id == attempt.context.span_id
 
     def test_enrich_mode(

@@ -49,4 +49,5 @@ def test_the_stage_list_is_the_observers() -> None:
         "price",
         "trace",
         "sink",
+        "exemplar",
     )

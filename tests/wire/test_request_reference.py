@@ -484,6 +484,9 @@ def test_request_facts_field_order_is_the_one_parse_request_passes() -> None:
         "body_bytes",
         "content",
         "run",
+        "output_type",
+        "reasoning_level",
+        "url",
     ]
     assert [f.name for f in fields(RateLimit)] == [
         "resource",

@@ -10,7 +10,10 @@ these optional methods when a sink has them:
   (``outcome == "unfinished"``; those with a result arrive on their exchange);
 * ``on_telemetry_error(stage)``: a stage of ptc_observe failed (parsing, a sink, ...);
 * ``bind(correlator)``: called once with the observer's correlator (the Prometheus sink
-  publishes the active-containers gauge from it at scrape time).
+  publishes the active-containers gauge from it at scrape time);
+* ``bind_errors(report)``: called once with ``report(stage, exc)``, which counts a failure
+  of an optional part of the sink (an exemplar lookup, say) that the sink survived: the
+  sink reports it and goes on recording the rest of the exchange.
 
 :func:`sink_hooks` finds those methods once, so the hot path calls bound methods from
 plain lists instead of probing with ``getattr`` per exchange.
@@ -56,6 +59,7 @@ class SinkHooks:
     on_code_execution_ended: tuple[Callable[[CodeExecution], None], ...]
     on_telemetry_error: tuple[Callable[[str], None], ...]
     bind: tuple[Callable[[Correlator], None], ...]
+    bind_errors: tuple[Callable[[Callable[[str, BaseException], None]], None], ...] = ()
 
 
 def sink_hooks(sinks: Sequence[object]) -> SinkHooks:
@@ -85,4 +89,5 @@ def sink_hooks(sinks: Sequence[object]) -> SinkHooks:
         on_code_execution_ended=found("on_code_execution_ended"),  # type: ignore[arg-type]
         on_telemetry_error=found("on_telemetry_error"),  # type: ignore[arg-type]
         bind=found("bind"),  # type: ignore[arg-type]
+        bind_errors=found("bind_errors"),  # type: ignore[arg-type]
     )

@@ -30,6 +30,7 @@ __all__ = [
     "output_messages",
     "redacted",
     "to_json",
+    "requested_tool_arguments",
     "tool_call_arguments",
     "tool_result_content",
 ]
@@ -241,6 +242,33 @@ def tool_result_content(body: Any, tool_use_id: str, limit: int) -> str | None:
             and block.get("tool_use_id") == tool_use_id
         ):
             return _text_of(block.get("content"), limit)
+    return None
+
+
+def requested_tool_arguments(body: Any, tool_use_id: str, limit: int) -> str | None:
+    """The ``input`` of the ``tool_use`` block ``tool_use_id`` in the request's history, as JSON.
+
+    The answering request resends the assistant turn that asked for the call; the
+    latest assistant turn holding the id is searched from the end.
+    """
+    if not isinstance(body, dict):
+        return None
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if (
+                isinstance(block, dict)
+                and block.get("type") == "tool_use"
+                and block.get("id") == tool_use_id
+            ):
+                return to_json(block.get("input"), limit)
     return None
 
 

@@ -24,16 +24,21 @@ __all__ = [
 
 
 def _server(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
+    """``server.address`` and, whenever it is set, ``server.port`` (443 included)."""
     req = ex.request
     if req.server_address:
         attrs[sc.SERVER_ADDRESS] = req.server_address
-    if req.server_port is not None and req.server_port != 443:
-        attrs[sc.SERVER_PORT] = req.server_port
+        if req.server_port is not None:
+            attrs[sc.SERVER_PORT] = req.server_port
     return attrs
 
 
-def start_attributes(ex: Exchange) -> dict[str, Any]:
-    """What a sampler sees: operation, provider, model, server, request parameters."""
+def start_attributes(ex: Exchange, latest: bool = False) -> dict[str, Any]:
+    """What a sampler sees: operation, provider, model, server, request parameters.
+
+    ``gen_ai.request.top_k`` is a double in semantic-conventions v1.41.1 (gen1) and an
+    int in semconv-genai main (gen2): it follows the generation emitted.
+    """
     req = ex.request
     attrs: dict[str, Any] = {
         sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
@@ -42,11 +47,7 @@ def start_attributes(ex: Exchange) -> dict[str, Any]:
     model = ex.model
     if model:
         attrs[sc.GEN_AI_REQUEST_MODEL] = model
-    if req.server_address:
-        attrs[sc.SERVER_ADDRESS] = req.server_address
-    port = req.server_port
-    if port is not None and port != 443:
-        attrs[sc.SERVER_PORT] = port
+    _server(ex, attrs)
     if req.stream:
         attrs[sc.GEN_AI_REQUEST_STREAM] = True
     # Plain tests, no table of (key, value) pairs: this runs once per span.
@@ -57,9 +58,13 @@ def start_attributes(ex: Exchange) -> dict[str, Any]:
     if req.top_p is not None:
         attrs[sc.GEN_AI_REQUEST_TOP_P] = req.top_p
     if req.top_k is not None:
-        attrs[sc.GEN_AI_REQUEST_TOP_K] = req.top_k
+        attrs[sc.GEN_AI_REQUEST_TOP_K] = req.top_k if latest else float(req.top_k)
     if req.stop_sequences:
         attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = req.stop_sequences
+    if req.output_type is not None:
+        attrs[sc.GEN_AI_OUTPUT_TYPE] = req.output_type
+    if req.reasoning_level is not None:
+        attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = req.reasoning_level
     return attrs
 
 
@@ -88,6 +93,8 @@ def http_attributes(ex: Exchange) -> dict[str, Any]:
     """Start attributes of an attempt span: HTTP only, no ``gen_ai.*``."""
     req = ex.request
     attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: req.method, sc.URL_PATH: req.path}
+    if req.url:
+        attrs[sc.URL_FULL] = req.url
     _server(ex, attrs)
     if req.retry_count:
         attrs[sc.HTTP_REQUEST_RESEND_COUNT] = req.retry_count
@@ -111,7 +118,7 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
     response id/model, finish reason, usage, time to first chunk), then our ``ptc.*``
     facts, built into the start dict without intermediate dicts.
     """
-    attrs = start_attributes(ex)
+    attrs = start_attributes(ex, latest)
     if ex.status_code is not None:
         attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
     if ex.request_id:
@@ -134,9 +141,11 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
             attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
         cache_write = usage.cache_creation_input_tokens
         if cache_write is not None:
-            attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_write
-            if latest:
-                attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = cache_write
+            attrs[
+                sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
+                if latest
+                else sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+            ] = cache_write
         reasoning = usage.reasoning_tokens
         if reasoning is not None:
             attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
@@ -146,12 +155,22 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
         hour = usage.cache_write_1h_tokens
         if hour is not None:
             attrs[sc.PTC_USAGE_CACHE_WRITE_1H] = hour
+    if (
+        sc.GEN_AI_RESPONSE_FINISH_REASONS not in attrs
+        and (ex.outcome is Outcome.ERROR or ex.outcome is Outcome.INCOMPLETE)
+        and ex.status_code is not None
+        and 200 <= ex.status_code < 300
+    ):
+        # A response that began (2xx) and was cut or failed before its stop reason.
+        attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = _ERROR_FINISH
     if ex.streamed:
         ttfc = ex.timings.time_to_first_token
         if ttfc is not None:
             attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
     return add_ptc_attributes(ex, attrs)
 
+
+_ERROR_FINISH = (sc.FINISH_REASON_ERROR,)
 
 # ISO strings of recent container expiries: a PTC run names the same expiry on every
 # resume, and ``isoformat`` is the dearest value to compute. Bounded: cleared when full.

@@ -1,17 +1,29 @@
-"""OpenTelemetry metrics with the standard GenAI names (gen1; gen2 as well on opt-in).
+"""OpenTelemetry metrics with the standard GenAI names (gen1; gen2 instead on opt-in).
 
 For applications that export OTLP instead of being scraped. Bucket boundaries are given
 as ``explicit_bucket_boundaries_advisory`` (the conventions' D and T sets), so no View is
 needed. Attribute dicts are built once per label combination and reused.
+
+Under the gen2 opt-in only the gen2 GenAI instruments exist ("the latest, not the old"):
+``gen_ai.client.inference.duration`` replaces ``gen_ai.client.operation.duration``, the
+usage counters and per-operation histograms replace ``gen_ai.client.token.usage``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    get_current_span,
+    set_span_in_context,
+)
 
 from ..._version import __version__
 from ...events import Exchange, Outcome
@@ -22,6 +34,9 @@ from ._otel_ptc_metrics import PTCMetrics
 __all__ = ["GenAIMetrics"]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+# A context with no span: no exemplar. (An empty Context is falsy, and the SDK reads
+# ``context or get_current()``.)
+_NO_SPAN = set_span_in_context(INVALID_SPAN, Context())
 _INPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT)
 _OUTPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT)
 _MODALITY = (sc.GEN_AI_TOKEN_MODALITY, sc.TOKEN_MODALITY_UNKNOWN)
@@ -43,19 +58,30 @@ class GenAIMetrics:
             sc.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider
         )
         D, T = list(sc.DURATION_BUCKETS), list(sc.TOKEN_BUCKETS)
-        self.duration = meter.create_histogram(
-            sc.M_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=D,
-        )  # fmt: skip
-        self.token_usage = meter.create_histogram(
-            sc.M_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=T,
-        )  # fmt: skip
-        self.ttfc = meter.create_histogram(
-            sc.M_TIME_TO_FIRST_CHUNK, unit="s",
-            description="Time to receive the first chunk of a streamed response.",
-            explicit_bucket_boundaries_advisory=D,
-        )  # fmt: skip
+        if not latest:
+            self.duration = meter.create_histogram(
+                sc.M_OPERATION_DURATION, unit="s", description="GenAI operation duration.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+            self.token_usage = meter.create_histogram(
+                sc.M_TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
+                explicit_bucket_boundaries_advisory=T,
+            )  # fmt: skip
+            self.ttfc = meter.create_histogram(
+                sc.M_TIME_TO_FIRST_CHUNK, unit="s",
+                description="Time to receive the first chunk of a streamed response.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+        else:
+            # gen2: the same two timings under their new names.
+            self.duration = meter.create_histogram(
+                sc.M2_INFERENCE_DURATION, unit="s", description="GenAI inference duration.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
+            self.ttfc = meter.create_histogram(
+                sc.M2_TIME_TO_FIRST_CHUNK, unit="s", description="Time to first chunk.",
+                explicit_bucket_boundaries_advisory=D,
+            )  # fmt: skip
         self.code_execution_duration = meter.create_histogram(
             sc.M_CODE_EXECUTION_DURATION, unit="s",
             description="Code execution start (first seen) to its result, by variant and outcome.",
@@ -63,14 +89,6 @@ class GenAIMetrics:
         )  # fmt: skip
         self.latest = latest
         if latest:
-            self.duration2 = meter.create_histogram(
-                sc.M2_INFERENCE_DURATION, unit="s", description="GenAI inference duration.",
-                explicit_bucket_boundaries_advisory=D,
-            )  # fmt: skip
-            self.ttfc2 = meter.create_histogram(
-                sc.M2_TIME_TO_FIRST_CHUNK, unit="s", description="Time to first chunk.",
-                explicit_bucket_boundaries_advisory=D,
-            )  # fmt: skip
             self.usage2 = tuple(
                 meter.create_counter(
                     name, unit="{token}", description=f"{what} tokens used."
@@ -86,7 +104,7 @@ class GenAIMetrics:
                 meter.create_histogram(
                     name,
                     unit="{token}",
-                    description=f"{what} tokens per operation.",
+                    description=f"{what} tokens per completed operation.",
                     explicit_bucket_boundaries_advisory=T,
                 )  # fmt: skip
                 for name, what in (
@@ -104,6 +122,8 @@ class GenAIMetrics:
         self.errors = BoundedValues(max_label_values)
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.ptc = PTCMetrics(meter, max_label_values)
+        self.report: Callable[[str, BaseException], None] | None = None
+        """Where a failed exemplar context is reported (the metrics are still recorded)."""
 
     def _attributes(
         self,
@@ -135,8 +155,8 @@ class GenAIMetrics:
             attrs[sc.GEN_AI_RESPONSE_MODEL] = resp
         if req.server_address:
             attrs[sc.SERVER_ADDRESS] = req.server_address
-        if req.server_port is not None and req.server_port != 443:
-            attrs[sc.SERVER_PORT] = req.server_port
+            if req.server_port is not None:  # conditionally required with the address
+                attrs[sc.SERVER_PORT] = req.server_port
         if err:
             attrs[sc.ERROR_TYPE] = err
         if extra is not None:
@@ -158,7 +178,13 @@ class GenAIMetrics:
             span_context: its span's context when the caller has it (the OTel sink
                 remembers it), which saves building one from ``ex.trace_id``/``span_id``.
         """
-        ctx = _context(ex, span_context)
+        try:
+            ctx = _context(ex, span_context)
+        except Exception as exc:
+            # Exemplars are optional: the measurements are recorded without them.
+            ctx = _NO_SPAN
+            if self.report is not None:
+                self.report("exemplar", exc)
         reply = ex.reply
         response_model = reply.model if reply is not None else None
         # The exchange's part of every cache key, built once (up to five lookups follow).
@@ -176,15 +202,9 @@ class GenAIMetrics:
         attrs = self._attributes(ex, base, error)
         self.duration.record(duration, attrs, context=ctx)
         latest = self.latest
-        if latest:
-            self.duration2.record(duration, attrs, context=ctx)
         if ex.streamed and timings.first_token is not None:
             plain = self._attributes(ex, base, None)
             self.ttfc.record(timings.first_token - timings.sent, plain, context=ctx)
-            if latest:
-                self.ttfc2.record(
-                    timings.first_token - timings.sent, plain, context=ctx
-                )
         usage = reply.usage if reply is not None else None
         uncached = usage.input_tokens if usage is not None else None
         output = usage.output_tokens if usage is not None else None
@@ -193,13 +213,14 @@ class GenAIMetrics:
             (usage.cache_creation_input_tokens or 0) if usage is not None else 0
         )
         total_input = (uncached or 0) + cache_read + cache_write
-        if uncached is not None:
-            attrs_in = self._attributes(ex, base, None, _INPUT)
-            self.token_usage.record(total_input, attrs_in, context=ctx)
-        if output is not None:
-            attrs_out = self._attributes(ex, base, None, _OUTPUT)
-            self.token_usage.record(output, attrs_out, context=ctx)
-        if latest:
+        if not latest:
+            if uncached is not None:
+                attrs_in = self._attributes(ex, base, None, _INPUT)
+                self.token_usage.record(total_input, attrs_in, context=ctx)
+            if output is not None:
+                attrs_out = self._attributes(ex, base, None, _OUTPUT)
+                self.token_usage.record(output, attrs_out, context=ctx)
+        else:
             # gen2 counters: every operation, failures included, 0 without usage.
             modality = self._attributes(ex, base, None, _MODALITY)
             for counter, value in zip(
@@ -208,10 +229,13 @@ class GenAIMetrics:
                 strict=True,
             ):
                 counter.add(value, modality, context=ctx)
-            if uncached is not None:
-                self.operation2[0].record(total_input, attrs, context=ctx)
-            if output is not None:
-                self.operation2[1].record(output, attrs, context=ctx)
+            if error is None:
+                # Per-operation histograms: operations that completed, no error.type.
+                plain = self._attributes(ex, base, None)
+                if uncached is not None:
+                    self.operation2[0].record(total_input, plain, context=ctx)
+                if output is not None:
+                    self.operation2[1].record(output, plain, context=ctx)
             self._tool_durations(ex, ctx)
         if reply is not None:
             self.ptc.record(ex, reply, ctx)
@@ -238,6 +262,11 @@ def _context(ex: Exchange, span_context: SpanContext | None) -> Context | None:
             span_context = SpanContext(
                 ex.trace_id, ex.span_id, is_remote=False, trace_flags=_SAMPLED
             )
-        return trace.set_span_in_context(NonRecordingSpan(span_context))
+        return set_span_in_context(NonRecordingSpan(span_context))
     ctx: Context | None = ex.parent_context
+    if ctx:
+        # The SDK's exemplar filter reads the span of this context while it records;
+        # a span that cannot say its context would fail the measurement, so it is
+        # asked here, where a failure costs the exemplar only.
+        get_current_span(ctx).get_span_context()
     return ctx

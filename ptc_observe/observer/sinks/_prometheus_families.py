@@ -100,7 +100,8 @@ class Gen2Bundle:
         assert g is not None
         modality = sc.TOKEN_MODALITY_UNKNOWN
         self.usage = tuple(c.labels(*genai, modality) for c in g["usage"])
-        self.operation = tuple(Hist(h, (*genai, "")) for h in g["operation"])
+        # Per-operation token histograms: completed operations only, no error_type.
+        self.operation = tuple(Hist(h, genai) for h in g["operation"])
 
 
 class Bundle:
@@ -158,7 +159,7 @@ class Bundle:
 class ErrorChildren:
     """Children for a failed exchange of one (model, response model, error type)."""
 
-    __slots__ = ("duration", "duration2", "errors", "operation2")
+    __slots__ = ("duration", "duration2", "errors")
 
     def __init__(
         self, f: Families, model: str, response_model: str, error: str
@@ -168,9 +169,6 @@ class ErrorChildren:
         self.duration = Hist(f.duration, (*genai, error))
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, error)) if g else None
-        self.operation2 = (
-            tuple(Hist(h, (*genai, error)) for h in g["operation"]) if g else None
-        )
 
 
 class ToolChildren:
@@ -402,12 +400,12 @@ class Families:
             ),
             "operation": (
                 Histogram(
-                    sc.P2_OPERATION_INPUT, "Input tokens per operation (gen2).",
-                    genai_error, registry=r, buckets=T,
+                    sc.P2_OPERATION_INPUT, "Input tokens per completed operation (gen2).",
+                    _GENAI, registry=r, buckets=T,
                 ),
                 Histogram(
-                    sc.P2_OPERATION_OUTPUT, "Output tokens per operation (gen2).",
-                    genai_error, registry=r, buckets=T,
+                    sc.P2_OPERATION_OUTPUT, "Output tokens per completed operation (gen2).",
+                    _GENAI, registry=r, buckets=T,
                 ),
             ),
             "execute_tool": Histogram(

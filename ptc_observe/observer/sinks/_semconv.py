@@ -6,10 +6,13 @@ The OpenTelemetry GenAI conventions are in Development status and renamed things
 
 Two generations of GenAI names exist (see ``docs/telemetry.md``):
 
-* **gen1**, what released instrumentations emit today; always emitted.
-* **gen2**, semconv-genai ``main`` as of October 2026; emitted *as well* when the
-  environment variable ``OTEL_SEMCONV_STABILITY_OPT_IN`` contains
-  ``gen_ai_latest_experimental`` (:func:`latest_experimental`).
+* **gen1**, what released instrumentations emit today (semantic-conventions v1.41.1,
+  the last release with GenAI definitions); the default.
+* **gen2**, semconv-genai ``main`` as of October 2026; emitted *instead* of the gen1
+  names by the OpenTelemetry sink when the environment variable
+  ``OTEL_SEMCONV_STABILITY_OPT_IN`` contains ``gen_ai_latest_experimental``
+  (:func:`latest_experimental`): the opt-in means "the latest, not the old". The
+  Prometheus sink adds the gen2 families beside the gen1 ones (dashboards query gen1).
 
 Our own names (nothing in the conventions models tool callers or code-execution
 containers) use the ``ptc.`` attribute namespace and the ``ptc_`` metric prefix.
@@ -48,6 +51,9 @@ def latest_experimental(environ: dict[str, str] | None = None) -> bool:
 PROVIDER_ANTHROPIC: Final = "anthropic"
 OPERATION_CHAT: Final = "chat"
 OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+OUTPUT_TYPE_JSON: Final = "json"
+FINISH_REASON_ERROR: Final = "error"
+"""``gen_ai.response.finish_reasons`` of a response that failed before its stop reason."""
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 TOKEN_TYPE_CACHE_READ: Final = "cache_read"
@@ -95,6 +101,8 @@ GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
 GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
 GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
 GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_REASONING_LEVEL: Final = "gen_ai.request.reasoning.level"  # genai main
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
@@ -113,6 +121,7 @@ GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
 GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # gen2
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
@@ -131,6 +140,7 @@ HTTP_REQUEST_METHOD: Final = "http.request.method"
 HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 HTTP_REQUEST_RESEND_COUNT: Final = "http.request.resend_count"
 URL_PATH: Final = "url.path"
+URL_FULL: Final = "url.full"
 ANTHROPIC_REQUEST_ID: Final = "anthropic.request.id"
 
 # --- our span attributes and events ---
@@ -296,5 +306,7 @@ TELEMETRY_STAGES: Final = (
     "price",
     "trace",
     "sink",
+    "exemplar",
 )
-"""The ``stage`` values of ``ptc_telemetry_errors_total``; their series start at 0."""
+"""The ``stage`` values of ``ptc_telemetry_errors_total``; their series start at 0.
+``exemplar``: an optional exemplar lookup failed; the exchange was still counted."""

@@ -9,10 +9,15 @@ finishes, so a stream's span covers the whole stream. Our own facts use ``ptc.*`
 inference span per call, and tokens counted once. The SDK's span is the inference span;
 ours is detected as its child and becomes, by default (``sdk_span_mode="attempt"``), a
 plain HTTP attempt span ``POST /v1/messages`` without ``gen_ai.*`` attributes (so no
-backend counts it as a second generation), and the ``ptc.*`` facts are copied onto the
-SDK span while it is still recording. With ``sdk_span_mode="enrich"`` no span of ours is
-made: the facts and links (and tool events, when on) go on the SDK span (when the SDK
-already ended its span, e.g. a stream closed early, we fall back to an attempt span).
+backend counts it as a second generation) that carries the ``ptc.*`` facts; the SDK's
+span is left exactly as the SDK made it (a transport does not change spans it did not
+make unless asked). With ``sdk_span_mode="enrich"`` no span of ours is made: the facts,
+usage and links (and tool events, when on) go on the SDK span (when the SDK already
+ended its span, e.g. a stream closed early, we fall back to an attempt span).
+
+The OpenTelemetry API functions are bound at import, and every optional part (the
+exemplar context of the metrics) fails alone: it is reported through ``bind_errors`` and
+the rest of the exchange is still recorded.
 
 **Cost.** The OpenTelemetry SDK's own work dominates: it checks every attribute, and
 builds an attribute set per event and per link. So the span carries what the contract
@@ -44,8 +49,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from opentelemetry import context as otel_context, trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_value
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -53,6 +57,9 @@ from opentelemetry.trace import (
     SpanContext,
     SpanKind,
     TraceFlags,
+    get_current_span,
+    get_tracer,
+    set_span_in_context,
 )
 from opentelemetry.trace.status import Status, StatusCode
 
@@ -82,7 +89,7 @@ def is_sdk_call_span(span: object) -> bool:
 
 def _sdk_call_span(ctx: Context) -> Span | None:
     """The SDK's call span when it is the span current in ``ctx``, else ``None``."""
-    span = trace.get_current_span(ctx)
+    span = get_current_span(ctx)
     return span if is_sdk_call_span(span) else None
 
 
@@ -146,7 +153,7 @@ class OTelSink:
         self.max_content_chars = max_content_chars
         self.infer_tool_spans = infer_tool_spans
         self.tool_call_events = tool_call_events
-        self._tracer = trace.get_tracer(
+        self._tracer = get_tracer(
             sc.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider
         )
         self.metrics = GenAIMetrics(
@@ -166,8 +173,15 @@ class OTelSink:
         self._max_links = max_linked_spans
         self._spans: OrderedDict[int, SpanContext] = OrderedDict()
         self._lock = threading.Lock()
+        # Where the failures of optional parts go (set by the observer).
+        self._report: Callable[[str, BaseException], None] | None = None
 
     # --- sink protocol ---
+
+    def bind_errors(self, report: Callable[[str, BaseException], None]) -> None:
+        """Report failures of optional parts (the metrics' exemplar context) to ``report``."""
+        self._report = report
+        self.metrics.report = report
 
     def on_exchange(self, exchange: Exchange) -> None:
         """Record the GenAI metrics of one exchange."""
@@ -214,7 +228,7 @@ class OTelSink:
         if (
             self.infer_tool_spans
             and ex.tool_turnarounds
-            and not otel_context.get_value(sc.CONTEXT_EXACT_TOOL_SPANS, parent_ctx)
+            and not get_value(sc.CONTEXT_EXACT_TOOL_SPANS, parent_ctx)
         ):
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:
@@ -236,14 +250,13 @@ class OTelSink:
         sdk_span: Span | None,
         links: Sequence[Link],
     ) -> SpanContext:
-        ptc: dict[str, Any] | None = None
         if sdk_span is not None:
+            # The SDK's span is the inference span and stays as the SDK made it.
             req = ex.request
             name = f"{req.method} {req.path}"
             attrs = attributes.http_attributes(ex)
             attrs.update(attributes.http_response_attributes(ex))
-            ptc = attributes.ptc_attributes(ex)
-            attrs.update(ptc)
+            attributes.add_ptc_attributes(ex, attrs)
         else:
             model = ex.model
             name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
@@ -280,8 +293,6 @@ class OTelSink:
                         timestamp=end,
                     )
         span.end(end_time=end)
-        if ptc is not None and sdk_span is not None and sdk_span.is_recording():
-            sdk_span.set_attributes({**attributes.sdk_usage(ex), **ptc})
         return span.get_span_context()
 
     def _enrich(self, span: Span, ex: Exchange, links: Sequence[Link]) -> None:
@@ -369,7 +380,7 @@ class OTelSink:
                 links.append(Link(asked, _LINK_ASKED_BY))
         elif app_ctx is None and asked is not None:
             # No application span to sit under: nest the tool run in the asking trace.
-            app_ctx = trace.set_span_in_context(NonRecordingSpan(asked))
+            app_ctx = set_span_in_context(NonRecordingSpan(asked))
         elif asked is not None:
             links.append(Link(asked, _LINK_ASKED_BY))
         end = ex.timings.sent_unix_ns
@@ -384,6 +395,9 @@ class OTelSink:
         }
         if t.caller_tool_id is not None:
             attrs[sc.PTC_CALLER_TOOL_ID] = t.caller_tool_id
+        description = ex.request.description_of(t.tool_name)
+        if description:
+            attrs[sc.GEN_AI_TOOL_DESCRIPTION] = description
         if t.is_error:
             attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
         span = self._tracer.start_span(
@@ -396,8 +410,15 @@ class OTelSink:
         )
         if span.is_recording():
             if self.capture.span:
+                request_content = ex.request.content
+                limit = self.max_content_chars
+                arguments = content.requested_tool_arguments(
+                    request_content, t.tool_use_id, limit
+                )
+                if arguments is not None:
+                    span.set_attribute(sc.GEN_AI_TOOL_CALL_ARGUMENTS, arguments)
                 result = content.tool_result_content(
-                    ex.request.content, t.tool_use_id, self.max_content_chars
+                    request_content, t.tool_use_id, limit
                 )
                 if result is not None:
                     span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, result)
@@ -435,11 +456,11 @@ def _app_context(parent_ctx: Context | None, sdk_span: Span | None) -> Context |
     if sdk_span is not None:
         above = getattr(sdk_span, "parent", None)
         if isinstance(above, SpanContext) and above.is_valid:
-            return trace.set_span_in_context(NonRecordingSpan(above))
+            return set_span_in_context(NonRecordingSpan(above))
         return None
     if (
         parent_ctx is None
-        or not trace.get_current_span(parent_ctx).get_span_context().is_valid
+        or not get_current_span(parent_ctx).get_span_context().is_valid
     ):
         return None
     return parent_ctx

@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import time as _time
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace
+from opentelemetry.trace import get_current_span
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -120,6 +120,7 @@ class PrometheusSink:
         self._f = families
         self._correlator: Correlator | None = None
         self._telemetry_errors: dict[str, Any] = {}
+        self._report: Callable[[str, BaseException], None] | None = None
 
     # --- optional observer hooks ---
 
@@ -149,6 +150,10 @@ class PrometheusSink:
         """Publish ``ptc_price_data_info`` for the prices in force (at start and reload)."""
         self._f.costs.set_info(book)
 
+    def bind_errors(self, report: Callable[[str, BaseException], None]) -> None:
+        """Report failures of optional parts (the exemplar lookup) to ``report``."""
+        self._report = report
+
     def on_telemetry_error(self, stage: str) -> None:
         """Count a failure inside ptc_observe (``ptc_telemetry_errors_total{stage}``)."""
         child = self._telemetry_errors.get(stage)
@@ -173,7 +178,13 @@ class PrometheusSink:
         )
         model = b.model
         response_model = b.response_model
-        exemplar = None if self.multiprocess else _exemplar(ex)
+        exemplar = None
+        if not self.multiprocess:
+            try:
+                exemplar = _exemplar(ex)
+            except Exception as exc:
+                # Exemplars are optional: a failing trace lookup costs them, not the counts.
+                self._exemplar_failed(exc)
         # One timestamp for every exemplar of the exchange (the library reads the clock
         # per observation).
         now = _time() if exemplar is not None else None
@@ -210,7 +221,7 @@ class PrometheusSink:
                 second.observe(ttfc, exemplar, now)
 
         if reply is not None:
-            self._record_usage(b, errors, reply.usage, exemplar, now)
+            self._record_usage(b, errors is not None, reply.usage, exemplar, now)
             if ex.complete:
                 # A cut or failed stream's partial tool calls never reach the application
                 # (the SDK raises): count only the calls it can act on.
@@ -246,6 +257,13 @@ class PrometheusSink:
         if ex.rate_limits:
             self._record_rate_limits(ex.rate_limits)
 
+    def _exemplar_failed(self, exc: BaseException) -> None:
+        report = self._report
+        if report is not None:
+            report("exemplar", exc)  # the observer counts it and tells every sink
+        else:
+            self.on_telemetry_error("exemplar")
+
     def _record_rate_limits(self, limits: tuple[RateLimit, ...]) -> None:
         f = self._f
         last = f.ratelimit_last
@@ -266,7 +284,7 @@ class PrometheusSink:
     def _record_usage(
         self,
         b: Bundle,
-        errors: Any,
+        failed: bool,
         usage: Any,
         exemplar: dict[str, str] | None,
         now: float | None,
@@ -314,11 +332,12 @@ class PrometheusSink:
                 usage_counters[2].inc(cache_read)
             if cache_write:
                 usage_counters[3].inc(cache_write)
-            ops = errors.operation2 if errors is not None else g.operation
-            if uncached is not None:
-                ops[0].observe(total_input, exemplar, now)
-            if output is not None:
-                ops[1].observe(output, exemplar, now)
+            if not failed:  # per-operation histograms: completed operations only
+                ops = g.operation
+                if uncached is not None:
+                    ops[0].observe(total_input, exemplar, now)
+                if output is not None:
+                    ops[1].observe(output, exemplar, now)
 
     def _record_blocks(self, reply: Reply) -> None:
         f = self._f
@@ -385,7 +404,7 @@ def _exemplar(ex: Exchange) -> dict[str, str] | None:
         return {"trace_id": f"{ex.trace_id:032x}", "span_id": f"{ex.span_id:016x}"}
     if ex.parent_context is None:
         return None
-    span = trace.get_current_span(ex.parent_context)
+    span = get_current_span(ex.parent_context)
     if not span.is_recording():
         return None
     ctx = span.get_span_context()
