@@ -31,6 +31,13 @@ from ..models import (
 
 __all__ = ["Builder"]
 
+_NOTHING_BEFORE_START = (
+    PingEvent,
+    UnknownEvent,
+    ContentBlockDeltaEvent,
+    ContentBlockStopEvent,
+)
+
 
 class Builder:
     """Applies parsed events to a message; the rules of the official SDK accumulators."""
@@ -62,7 +69,11 @@ class Builder:
             if self.error is None:
                 self.error = _with_request_id(event)
         elif self.message is None:
-            if not isinstance(event, (PingEvent, UnknownEvent)):
+            # As the SDK's stream helpers do, events before message_start pass; the
+            # ones that carry facts (a block start, the stop reason, the end) are lost
+            # there and counted. A delta or block stop has nothing to lose: both
+            # accumulators (facts only, and capture) let it pass alike.
+            if not isinstance(event, _NOTHING_BEFORE_START):
                 self.anomaly(f"{event.type} before message_start")
         elif isinstance(event, ContentBlockStartEvent):
             self._start(self.message, event)
@@ -97,6 +108,8 @@ class Builder:
 
     def delta(self, index: int, delta: dict[str, Any]) -> None:
         """Apply one ``content_block_delta``."""
+        if self.message is None:
+            return  # before message_start: see apply
         block = self._blocks.get(index)
         if block is None:
             self.anomaly(f"delta for unknown content block {index}")

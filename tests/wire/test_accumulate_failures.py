@@ -420,3 +420,13 @@ class TestAccumulate:
             iter_events(b"event: ping\ndata: {\n\n")
         with pytest.raises(WireError, match="larger than"):
             iter_events(b"event: ping\ndata: " + b"x" * (16 * 1024 * 1024) + b"\n\n")
+
+
+@pytest.mark.parametrize("capture", [False, True])
+@pytest.mark.parametrize("early", [STOP0, text(0, "x")], ids=["stop", "delta"])
+def test_block_stop_or_delta_before_message_start_passes(
+    capture: bool, early: bytes
+) -> None:
+    """As in the SDK's stream helpers: nothing to lose, no anomaly, in either mode."""
+    acc = run(early + START + MSTOP, capture_content=capture)
+    assert acc.anomalies == 0 and acc.complete and acc.message is not None

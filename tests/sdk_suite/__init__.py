@@ -1,0 +1,1 @@
+"""The official SDK's own test suite, run through ptc_observe's transport."""
