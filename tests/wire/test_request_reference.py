@@ -513,6 +513,7 @@ def test_request_facts_field_order_is_the_one_parse_request_passes() -> None:
         "name",
         "type",
         "allowed_callers",
+        "description",
     ]
 
 
