@@ -34,7 +34,7 @@ CAPTURE_CONTENT_ENV: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 
 
 def latest_experimental(environ: dict[str, str] | None = None) -> bool:
-    """Whether the gen2 (latest experimental) GenAI names are wanted as well.
+    """Whether the gen2 (latest experimental) GenAI names are wanted.
 
     Args:
         environ: the environment to read (``os.environ`` by default).

@@ -105,7 +105,7 @@ class OTelSink:
             (request content arrives redacted by the recorder); a failing hook drops the
             content.
         sdk_span_mode: ``"attempt"`` or ``"enrich"``; see the module docstring.
-        latest_semconv: emit the gen2 names as well; default from
+        latest_semconv: emit the gen2 names instead of the gen1 ones; default from
             ``OTEL_SEMCONV_STABILITY_OPT_IN``.
         max_linked_spans: exchange ids remembered for links (LRU).
         max_label_values: distinct models / tools per metric attribute before ``_other``.
