@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
@@ -272,3 +274,47 @@ def test_no_reasoning_attribute_without_reasoning(
     assert not [k for k in attrs if k.startswith("ptc.server_tool_calls")]
     assert points(metric_reader, "ptc.reasoning_tokens") == []
     assert points(metric_reader, "ptc.code_executions") == []
+
+
+FAMILIES = (
+    "ptc_code_executions",
+    "ptc_server_tool_calls",
+    "ptc_server_tool_requests",
+    "ptc_reasoning_tokens",
+    "ptc_cache_write_tokens",
+)
+
+
+def series(registry: CollectorRegistry) -> dict[tuple[Any, ...], float]:
+    """The non-zero ``_total`` samples of the five families, by name and labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for metric in registry.collect()
+        if metric.name in FAMILIES
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.value
+    }
+
+
+def test_otel_counters_export_as_the_prometheus_series(
+    prom_sink: PrometheusSink,
+    prom_registry: CollectorRegistry,
+    tracer_provider: Any,
+    factory: ExchangeFactory,
+) -> None:
+    """Through the OTel Prometheus exporter, the ptc.* counters are the same series."""
+    exported = CollectorRegistry()
+    reader = PrometheusMetricReader(
+        disable_target_info=True, scope_info_enabled=False, registry=exported
+    )
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        sink = OTelSink(tracer_provider, provider)
+        ex = factory.make(message=MESSAGE)
+        prom_sink.on_exchange(ex)
+        run(sink, ex)
+        ours = series(prom_registry)
+        assert len(ours) == 4 + 4 + 2 + 1 + 3
+        assert series(exported) == ours
+    finally:
+        provider.shutdown()
