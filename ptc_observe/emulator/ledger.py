@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..pricing import PriceBook, TokenCounts
+from ..pricing import PriceBook, PriceFileError, TokenCounts
 
 _COMPONENTS = ("input", "cache_read", "cache_write", "output", "server_tools")
 _MODES = ("programmatic", "direct", "none")
@@ -61,15 +61,18 @@ class Ledger:
     def __init__(self, prices: PriceBook | None = None) -> None:
         self._lock = threading.Lock()
         self._prices = prices
+        self._no_prices = False
         self.reset()
 
     def _book(self) -> PriceBook | None:
-        """The price book (made on first use; ``None`` where genai-prices is missing)."""
-        if self._prices is None:
+        """The price book (made on first use from ``PTC_OBSERVE_PRICE_FILE`` like the
+        observer's); ``None`` where genai-prices is missing or the price file is invalid
+        (the emulator still serves; its ledger then has no spend)."""
+        if self._prices is None and not self._no_prices:
             try:
                 self._prices = PriceBook()
-            except ImportError:  # Python 3.10: genai-prices needs 3.11
-                return None
+            except (ImportError, PriceFileError):
+                self._no_prices = True
         return self._prices
 
     def reset(self) -> None:
