@@ -262,3 +262,35 @@ def test_bad_price_file_fails_at_start(tmp_path: Path):
 def test_prices_off():
     observer = Observer(registry=CollectorRegistry(), opentelemetry=False, prices=False)
     assert observer.prices is None
+
+
+def test_opentelemetry_metrics_carry_the_same_spend(
+    http_server, meter_provider, metric_reader
+):
+    """OTLP users get ptc.cost.usd by model and component, equal to the Prometheus counter."""
+    registry = CollectorRegistry()
+    sink = MemorySink()
+    observer = Observer([sink], registry=registry, meter_provider=meter_provider)
+    rec = recording("web_search_direct_json.json")
+    send(observer, http_server, request_body(rec, "claude-haiku-4-5"), rec.body)
+    (ex,) = sink.exchanges
+    data = metric_reader.get_metrics_data()
+    points = {
+        (p.attributes["gen_ai.request.model"], p.attributes["component"]): p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "ptc.cost.usd"
+        for p in m.data.data_points
+    }
+    model = ex.model or ""
+    assert points[(model, "server_tools")] == pytest.approx(0.01)
+    for (m, component), amount in points.items():
+        assert amount == pytest.approx(
+            sample(
+                registry,
+                "ptc_cost_usd_total",
+                gen_ai_request_model=m,
+                component=component,
+            )
+        )

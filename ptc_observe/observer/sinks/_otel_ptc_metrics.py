@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 
-from ...events import Exchange, Reply
+from ...events import COST_COMPONENTS, Exchange, Reply
 from ...models import DIRECT
 from . import _semconv as sc
 from ._labels import BoundedValues
@@ -26,7 +26,8 @@ _TTLS = (sc.TTL_5M, sc.TTL_1H, sc.TTL_UNKNOWN)
 
 
 class PTCMetrics:
-    """The five ``ptc.*`` counters of one meter, with their attribute dicts cached."""
+    """The ``ptc.*`` counters of one meter (five, plus spend and unpriced tokens), with
+    their attribute dicts cached."""
 
     def __init__(self, meter: Any, max_label_values: int) -> None:
         self.code_executions = meter.create_counter(
@@ -48,6 +49,14 @@ class PTCMetrics:
         self.cache_write_tokens = meter.create_counter(
             sc.M_CACHE_WRITE_TOKENS, unit="{token}",
             description="Cache-write tokens by time to live (5m, 1h, unknown).",
+        )  # fmt: skip
+        self.cost = meter.create_counter(
+            sc.M_COST_USD, unit="{USD}",
+            description="Spend in US dollars by component (container time is an estimate).",
+        )  # fmt: skip
+        self.unpriced_tokens = meter.create_counter(
+            sc.M_UNPRICED_TOKENS, unit="{token}",
+            description="Tokens of responses whose model has no known price.",
         )  # fmt: skip
         self.models = BoundedValues(max_label_values)
         self.tools = BoundedValues(max_label_values)
@@ -77,6 +86,8 @@ class PTCMetrics:
                     return attrs
             elif key == sc.M_CACHE_WRITE_TOKENS:
                 attrs[sc.A_TTL] = second
+            elif key == sc.M_COST_USD:
+                attrs[sc.A_COMPONENT] = second
         if one == first:  # only admitted values: the cache stays bounded
             self._attrs[cache_key] = attrs
         return attrs
@@ -104,6 +115,21 @@ class PTCMetrics:
                 self.server_tool_requests.add(
                     count,
                     attributes(sc.M_SERVER_TOOL_REQUESTS, model, name),
+                    context=ctx,
+                )
+        cost = ex.cost
+        if cost is not None:
+            for component, amount in zip(COST_COMPONENTS, cost.components, strict=True):
+                if amount:
+                    self.cost.add(
+                        amount,
+                        attributes(sc.M_COST_USD, model, component),
+                        context=ctx,
+                    )
+            if cost.unpriced_tokens:
+                self.unpriced_tokens.add(
+                    cost.unpriced_tokens,
+                    attributes(sc.M_UNPRICED_TOKENS, model, ""),
                     context=ctx,
                 )
         if not ex.complete:
