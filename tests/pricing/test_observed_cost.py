@@ -294,3 +294,51 @@ def test_opentelemetry_metrics_carry_the_same_spend(
                 component=component,
             )
         )
+
+
+def test_otel_spend_exports_as_the_prometheus_series(http_server, tracer_provider):
+    """Through the OTel Prometheus exporter, ptc.cost.usd and ptc.unpriced_tokens are the very
+    ptc_cost_usd_total / ptc_unpriced_tokens_total series of the Prometheus sink."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    exported = CollectorRegistry()
+    reader = PrometheusMetricReader(
+        disable_target_info=True, scope_info_enabled=False, registry=exported
+    )
+    provider = MeterProvider(metric_readers=[reader])
+    registry = CollectorRegistry()
+    try:
+        observer = Observer(
+            registry=registry, tracer_provider=tracer_provider, meter_provider=provider
+        )
+        rec = recording("web_search_direct_json.json")
+        send(observer, http_server, request_body(rec, "claude-haiku-4-5"), rec.body)
+        unknown = json.loads(recording("plain_text_json.json").body)
+        unknown["model"] = "claude-unreleased-9"
+        send(
+            observer,
+            http_server,
+            json.dumps({**PROMPT, "model": "claude-unreleased-9"}).encode(),
+            json.dumps(unknown).encode(),
+        )
+
+        def spend(r: CollectorRegistry) -> dict[tuple[Any, ...], float]:
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for m in r.collect()
+                if m.name in ("ptc_cost_usd", "ptc_unpriced_tokens")
+                for s in m.samples
+                if s.name.endswith("_total") and s.value
+            }
+
+        ours = spend(registry)
+        assert (
+            len(ours) == 4
+        )  # input, output, server_tools of one model; unpriced of the other
+        theirs = spend(exported)
+        assert theirs.keys() == ours.keys()
+        for key, value in ours.items():
+            assert theirs[key] == pytest.approx(value)
+    finally:
+        provider.shutdown()
