@@ -169,6 +169,8 @@ class TestSeed:
             "tool calls",
             "by tool",
             "code executions",
+            "  by variant",
+            "server tools",
             "containers",
         ):
             assert _line(runs[0], head) == _line(runs[1], head), head
@@ -193,6 +195,10 @@ class TestRemoteEmulator:
         with EmulatorServer(seed=1) as server:
             first = _short_run(capsys, "--emulator-url", server.url, "--seed", "2")
             assert "matches the metrics" in _line(first, "ground truth")
+            assert (
+                "code-execution results by variant and outcome: match the metrics"
+                in first
+            )
             again = _short_run(capsys, "--emulator-url", server.url, "--seed", "3")
         line = _line(again, "ground truth")
         assert "matches the metrics" in line

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._cliutil import EXIT_USAGE, bind_error, guarded, silence_stdout
-from .ledger import Unreachable, fetch_stats, tool_calls_between
+from .ledger import Unreachable, fetch_stats, sent_between
 from .options import build_parser, problem
 from .schedule import REUSE_WINDOW, Planned, schedule
 from .spend import render_spend, spend_check
@@ -33,6 +33,9 @@ from .summary import Snapshot, ledger_check, progress_line, render
 from .workload import JobResult, arun_job, run_job
 
 __all__ = ["BANNER", "Demo", "build_parser", "main"]
+
+NULL_USAGE_EVERY = 25
+"""The local emulator sends every 25th sampled JSON reply with ``usage: null``."""
 
 BANNER = (
     "Traffic is EMULATED: a local Messages API emulator stands in for the Claude API"
@@ -212,6 +215,11 @@ class Demo:
                     seed=args.seed,
                     container_ttl=args.container_ttl,
                     latency=Latency(ttft=0.04, per_token=0.0004),
+                    # The 2026 wire as recorded: padded data lines, now and then a
+                    # JSON reply with usage: null, bash and text-editor calls.
+                    pad_data_lines=True,
+                    null_usage_every=NULL_USAGE_EVERY,
+                    sub_tools=True,
                 )
                 server = EmulatorServer(emulator)
                 base_url = server.start()
@@ -307,7 +315,7 @@ class Demo:
                 why = f"{base_url} no longer serves its ledger at /_emulator/stats"
         if before is None or after is None:
             return [f"ground truth     not checked: {why}"]
-        lines = list(ledger_check(snap, tool_calls_between(before, after)))
+        lines = list(ledger_check(snap, sent_between(before, after)))
         return [
             *lines,
             "                 (read from the ledger of the emulator at"

@@ -48,22 +48,30 @@ def fetch_stats(base_url: str, timeout: float = 5.0) -> Mapping[str, Any] | None
     return stats
 
 
-def tool_calls_between(
-    before: Mapping[str, Any], after: Mapping[str, Any]
-) -> dict[str, Any]:
-    """A ledger holding only what was sent between the two snapshots (``tool_use_blocks``).
+COMPARED = ("tool_use_blocks", "server_tool_calls", "code_execution_results")
+"""The parts of the ledger the ground-truth line compares with the metrics."""
 
-    The shape is the ledger's own (``{"tool_use_blocks": {caller: {tool: count}}}``), so
+
+def sent_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """A ledger holding only what was sent between the two snapshots.
+
+    The :data:`COMPARED` parts, each ``{key: {name: count}}`` as in the ledger itself
+    (``tool_use_blocks``: caller type -> tool; ``server_tool_calls``: direct /
+    programmatic -> server tool; ``code_execution_results``: variant -> outcome), so
     :func:`~ptc_observe.demo.summary.ledger_check` reads it like a local emulator's stats.
+    An older emulator without a part gives an empty one.
     """
-    old = before.get("tool_use_blocks", {})
-    new = after.get("tool_use_blocks", {})
-    sent: dict[str, dict[str, int]] = {}
-    for caller, tools in new.items():
-        earlier = old.get(caller, {})
-        counts = {
-            tool: int(count) - int(earlier.get(tool, 0))
-            for tool, count in tools.items()
-        }
-        sent[caller] = {tool: n for tool, n in counts.items() if n}
-    return {"tool_use_blocks": sent}
+    sent: dict[str, Any] = {}
+    for part in COMPARED:
+        old = before.get(part, {})
+        new = after.get(part, {})
+        diff: dict[str, dict[str, int]] = {}
+        for key, counts in new.items():
+            earlier = old.get(key, {})
+            changed = {
+                name: int(count) - int(earlier.get(name, 0))
+                for name, count in counts.items()
+            }
+            diff[key] = {name: n for name, n in changed.items() if n}
+        sent[part] = diff
+    return sent

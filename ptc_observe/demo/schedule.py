@@ -80,6 +80,9 @@ def schedule(
             stream=plan["stream"],
             fault=plan["fault"],
             cached_system=plan["cached_system"],
+            # About half the tasks think; derived from the draws above, so adding it
+            # left every seed's plan as it was.
+            thinking=plan["cached_system"] != plan["use_async"],
         )
         yield Planned(index=index, at=at, job=job, reuse_of=reuse_of, seed=job_seed)
         if plan["programmatic"]:

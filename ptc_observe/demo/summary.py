@@ -157,6 +157,8 @@ def render(snap: Snapshot) -> list[str]:
         f"code executions  {_fmt_counts(snap.by('ptc_code_executions_total', 'outcome'))}"
         + _CODE_ERRORS_NOTE
         * bool(snap.total("ptc_code_executions_total", outcome="error")),
+        f"  by variant     {_fmt_variants(snap)}",
+        _server_tools_line(snap),
         f"containers       created {snap.total('ptc_containers_created_total'):.0f},"
         f" reused {snap.total('ptc_container_reuses_total'):.0f},"
         f" expired {snap.total('ptc_containers_expired_total'):.0f}",
@@ -179,6 +181,42 @@ def render(snap: Snapshot) -> list[str]:
     return lines
 
 
+def _fmt_variants(snap: Snapshot) -> str:
+    """Code executions per variant, with its errors: ``bash_code_execution 20 (4 error)``."""
+    parts = []
+    for variant, n in sorted(
+        snap.by("ptc_code_executions_total", "gen_ai_tool_name").items(),
+        key=lambda item: (-item[1], item[0]),
+    ):
+        if not n:
+            continue
+        errors = snap.total(
+            "ptc_code_executions_total", gen_ai_tool_name=variant, outcome="error"
+        )
+        parts.append(
+            f"{variant} {n:.0f}" + (f" ({errors:.0f} error)" if errors else "")
+        )
+    return ", ".join(parts) or "none"
+
+
+def _server_tools_line(snap: Snapshot) -> str:
+    """Server tool calls by caller, the programmatic share, and the programmatic ones."""
+    callers = snap.by("ptc_server_tool_calls_total", "caller")
+    total = sum(callers.values())
+    programmatic = callers.get("programmatic", 0.0)
+    share = 100.0 * programmatic / total if total else 0.0
+    called = _fmt_counts(
+        snap.by(
+            "ptc_server_tool_calls_total", "gen_ai_tool_name", caller="programmatic"
+        )
+    )
+    return (
+        f"server tools     {total:.0f}  (programmatic {programmatic:.0f},"
+        f" direct {callers.get('direct', 0):.0f}; {share:.0f}% programmatic)"
+        + (f"; called from code: {called}" if programmatic else "")
+    )
+
+
 def progress_line(elapsed: float, snap: Snapshot, running: int) -> str:
     """One short progress line."""
     exchanges = snap.total("ptc_exchanges_total")
@@ -194,7 +232,8 @@ def progress_line(elapsed: float, snap: Snapshot, running: int) -> str:
 
 
 def ledger_check(snap: Snapshot, stats: Mapping[str, Any]) -> Iterable[str]:
-    """Compare observed tool calls with what the emulator's ledger says it sent."""
+    """Compare what the metrics saw with what the emulator's ledger says it sent: tool
+    calls by caller, server tool calls by caller, code-execution results by variant."""
     sent = stats.get("tool_use_blocks", {})
     sent_direct = sum(sent.get("direct", {}).values())
     sent_prog = sum(
@@ -208,4 +247,32 @@ def ledger_check(snap: Snapshot, stats: Mapping[str, Any]) -> Iterable[str]:
     yield (
         f"ground truth     the emulator sent {sent_prog} programmatic and {sent_direct} direct"
         f" tool calls: {'matches' if agree else 'DIFFERS FROM'} the metrics"
+    )
+    servers = stats.get("server_tool_calls", {})
+    variants = stats.get("code_execution_results", {})
+    server_agree = all(
+        snap.total("ptc_server_tool_calls_total", caller=caller, gen_ai_tool_name=name)
+        == n
+        for caller, names in servers.items()
+        for name, n in names.items()
+    ) and sum(sum(names.values()) for names in servers.values()) == snap.total(
+        "ptc_server_tool_calls_total"
+    )
+    variant_agree = all(
+        snap.total(
+            "ptc_code_executions_total", gen_ai_tool_name=variant, outcome=outcome
+        )
+        == n
+        for variant, outcomes in variants.items()
+        for outcome, n in outcomes.items()
+    ) and sum(sum(o.values()) for o in variants.values()) == snap.total(
+        "ptc_code_executions_total"
+    )
+    server_prog = sum(servers.get("programmatic", {}).values())
+    server_direct = sum(servers.get("direct", {}).values())
+    results = sum(sum(o.values()) for o in variants.values())
+    yield (
+        f"                 and {server_prog} programmatic and {server_direct} direct server"
+        f" tool calls, {results} code-execution results by variant and outcome:"
+        f" {'match' if server_agree and variant_agree else 'DIFFER FROM'} the metrics"
     )

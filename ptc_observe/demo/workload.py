@@ -39,6 +39,9 @@ SYSTEM_PROMPT = (
     )
 )
 
+# The server's web fetch, which code in the container may call (needs code_execution_20260120).
+WEB_FETCH_TOOL = {"type": "web_fetch_20260209", "name": "web_fetch"}
+
 # Fault plans: the emulator's request headers that inject them (docs/emulator.md).
 FAULTS: dict[str, dict[str, str]] = {
     # The SDK retries a 429 (honouring retry-after) and a 529; the retry succeeds.
@@ -67,6 +70,7 @@ class Job:
         fault: a key of :data:`FAULTS`, injected on the first round trip.
         cached_system: send :data:`SYSTEM_PROMPT` with ``cache_control``.
         container: a container id to start in (reuse across tasks; it may have expired).
+        thinking: turn extended thinking on (the answers then carry reasoning tokens).
     """
 
     scenario: Scenario
@@ -76,6 +80,7 @@ class Job:
     fault: str | None = None
     cached_system: bool = False
     container: str | None = None
+    thinking: bool = False
 
     @property
     def label(self) -> str:
@@ -153,12 +158,20 @@ def _request(job: Job, messages: list[Any], container: str | None) -> dict[str, 
         "tools": job.scenario.tool_definitions(programmatic=job.programmatic),
         "extra_headers": {"x-emulator-scenario": job.scenario.name},
     }
+    if job.programmatic:
+        # Code may fetch a page with the server's web_fetch (a programmatic server tool).
+        kwargs["tools"] = [*kwargs["tools"], WEB_FETCH_TOOL]
+    if job.thinking:
+        kwargs["thinking"] = {"type": "enabled", "budget_tokens": 2048}
     if job.cached_system:
         kwargs["system"] = [
             {
                 "type": "text",
                 "text": SYSTEM_PROMPT,
-                "cache_control": {"type": "ephemeral"},
+                # Thinking tasks keep the prompt an hour (a cache write priced apart).
+                "cache_control": {"type": "ephemeral", "ttl": "1h"}
+                if job.thinking
+                else {"type": "ephemeral"},
             }
         ]
     if container:

@@ -35,7 +35,7 @@ from .containers import (
 )
 from .errors import EmulatorError, invalid_request
 from .faults import STATUS_FAULTS, FaultInjector, FaultRule, Latency, rules_from_headers
-from .frames import error_frame, fault_cut_point, message_frames
+from .frames import error_frame, fault_cut_point, message_frames, pad_data_line
 from .ids import IdFactory
 from .ledger import Ledger
 from .messages import MessagesEndpoint
@@ -107,6 +107,15 @@ class Emulator:
         cache_min_tokens: shortest cacheable prompt prefix.
         organization_id: value of ``anthropic-organization-id``.
         log_size: how many :class:`RequestRecord` to keep (each holds the parsed body).
+        pad_data_lines: pad each SSE ``data:`` line with 1-8 trailing spaces, as
+            recorded streams are (seeded per response).
+        sub_tools: before a final answer the model may check something with the bash
+            and text-editor sub-tools of a declared ``code_execution_20250825`` or
+            later tool (``bash_code_execution`` / ``text_editor_code_execution``
+            blocks, answered in the same response; seeded per task).
+        null_usage_every: send every Nth sampled non-streamed message with
+            ``usage: null``; 0 never. (Streams never get it: the SDK's
+            ``messages.stream()`` fails on a ``message_start`` without usage.)
     """
 
     def __init__(
@@ -128,6 +137,9 @@ class Emulator:
         cache_min_tokens: int = DEFAULT_CACHE_MIN_TOKENS,
         organization_id: str = DEFAULT_ORGANIZATION_ID,
         log_size: int = 1000,
+        pad_data_lines: bool = False,
+        null_usage_every: int = 0,
+        sub_tools: bool = False,
     ) -> None:
         _check_choice(
             "expired_container_error",
@@ -171,8 +183,11 @@ class Emulator:
             if expired_container_error == "invalid_request"
             else 500,
             final_container=final_container,
+            null_usage_every=null_usage_every,
+            sub_tools=sub_tools,
         )
         self.continuation_stream = continuation_stream
+        self.pad_data_lines = pad_data_lines
 
     def handle(
         self,
@@ -318,6 +333,8 @@ class Emulator:
             if result.sampled or shape != "prepopulated"
             else "prepopulated",
         )
+        if self.pad_data_lines:
+            frames = [pad_data_line(f, rng.randint(1, 8)) for f in frames]
         response = EmulatorResponse(
             200,
             [

@@ -48,6 +48,17 @@ class Frame:
     tokens: int = 0
 
 
+def pad_data_line(frame: Frame, spaces: int) -> Frame:
+    """The frame with ``spaces`` trailing spaces after its data line's JSON.
+
+    Recorded streams pad their ``data:`` lines this way; a spec-exact SSE parser keeps
+    them in the data, and JSON ignores trailing whitespace.
+    """
+    if spaces <= 0 or not frame.data.endswith(b"\n\n"):
+        return frame
+    return Frame(frame.event, frame.data[:-2] + b" " * spaces + b"\n\n", frame.tokens)
+
+
 def encode_event(name: str, payload: dict[str, Any]) -> Frame:
     """Encode one event; ``tokens`` is estimated from its text or JSON delta."""
     data = f"event: {name}\ndata: {compact_json(payload)}\n\n".encode()
@@ -85,7 +96,7 @@ def message_frames(
     whole: Sequence[bool],
     *,
     rng: random.Random,
-    start_usage: dict[str, Any],
+    start_usage: dict[str, Any] | None,
     delta_usage: dict[str, Any],
     shape: str = "blocks",
 ) -> list[Frame]:
@@ -95,7 +106,7 @@ def message_frames(
         message: the complete message body (as a non-streamed response).
         whole: per content block, whether it arrives complete in its start event.
         rng: generator for chunk sizes (seeded per response).
-        start_usage: ``message_start.message.usage``.
+        start_usage: ``message_start.message.usage`` (``None``: sent as ``null``).
         delta_usage: ``message_delta.usage`` (cumulative totals).
         shape: ``"blocks"`` or ``"prepopulated"``.
     """

@@ -11,7 +11,17 @@ Observability tests compare their metrics with this, exactly. It counts:
   (``container_expired``, ``resume_text_block``, ``fault_rate_limit``, ...);
 * ``tool_use_blocks``: caller type (``direct``, ``code_execution_20260120``, ...)
   -> tool name -> blocks sent; ``server_tool_use_blocks``: name -> count;
-* ``code_results``: code executions finished, by outcome;
+* ``code_results``: PTC code runs finished, by the policy's outcome (``ok``,
+  ``tool_error``, ``timeout``, ``code_error``);
+* ``server_tool_calls``: ``direct`` / ``programmatic`` -> server tool name -> blocks sent
+  (a ``server_tool_use`` whose ``caller`` names a code execution is programmatic);
+* ``code_execution_results``: variant (``code_execution``, ``bash_code_execution``,
+  ``text_editor_code_execution``) -> ``success`` / ``error`` -> result blocks sent
+  (``error``: a content type ending in ``_error`` or a non-zero ``return_code``);
+* ``usage_details``: ``reasoning`` (``output_tokens_details.thinking_tokens``),
+  ``cache_write_5m`` / ``cache_write_1h`` (``usage.cache_creation``), ``web_fetch_requests``
+  and ``web_search_requests`` (``usage.server_tool_use``), and ``usage_null``: messages
+  sent with ``usage: null`` (their tokens are in no count: the client cannot know them);
 * ``tokens``: usage reported, by type (``input``, ``output``, ``cache_creation_input``,
   ``cache_read_input``); ``turns``: ``sampled`` vs ``continuation`` responses;
 * ``containers``: ``created``, ``reused`` (requests naming a live container) and
@@ -91,6 +101,9 @@ class Ledger:
             self._unpriced = 0
             self._runs: dict[str, Counter[str]] = {m: Counter() for m in _MODES}
             self._run_cost: defaultdict[str, Decimal] = defaultdict(Decimal)
+            self._server_calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            self._variants: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            self._details: Counter[str] = Counter()
 
     def record_request(self) -> None:
         """Count one received request."""
@@ -109,7 +122,7 @@ class Ledger:
     def record_message(
         self,
         content: list[dict[str, Any]],
-        usage: dict[str, Any],
+        usage: dict[str, Any] | None,
         *,
         sampled: bool,
         code_outcomes: list[str],
@@ -117,10 +130,16 @@ class Ledger:
         run: RunStep | None = None,
     ) -> None:
         """Count the blocks, usage and code results of a delivered message; price its
-        usage for ``model`` and count it in its ``run``."""
-        cost = self._price(model, usage)
+        usage for ``model`` and count it in its ``run``.
+
+        ``usage`` is what the client can read: ``None`` for a message sent with
+        ``usage: null`` (its tokens are then in no count, and it is not priced).
+        """
+        cost = None if usage is None else self._price(model, usage)
         with self._lock:
-            if cost is None:
+            if usage is None:
+                pass
+            elif cost is None:
                 self._unpriced += _tokens(usage)
             else:
                 for name, amount in zip(_COMPONENTS, cost, strict=True):
@@ -128,7 +147,7 @@ class Ledger:
             if run is not None:
                 counts = self._runs[run.mode]
                 for kind, key in zip(_TOKEN_KINDS, _USAGE_KEYS, strict=True):
-                    counts[f"tokens_{kind}"] += int(usage.get(key) or 0)
+                    counts[f"tokens_{kind}"] += int((usage or {}).get(key) or 0)
                 if cost is not None:
                     self._run_cost[run.mode] += sum(cost, Decimal(0))
                 if run.finished:
@@ -136,11 +155,40 @@ class Ledger:
                     counts["round_trips"] += run.round_trips
                     counts["tool_calls"] += run.tool_calls
             for block in content:
-                if block.get("type") == "tool_use":
+                kind = str(block.get("type"))
+                if kind == "tool_use":
                     caller = (block.get("caller") or {}).get("type", "direct")
                     self._tool_uses[str(caller)][str(block.get("name"))] += 1
-                elif block.get("type") == "server_tool_use":
-                    self._server_tool_uses[str(block.get("name"))] += 1
+                elif kind == "server_tool_use":
+                    name = str(block.get("name"))
+                    self._server_tool_uses[name] += 1
+                    caller = (block.get("caller") or {}).get("type", "direct")
+                    by = "direct" if caller == "direct" else "programmatic"
+                    self._server_calls[by][name] += 1
+                elif kind.endswith("code_execution_tool_result"):
+                    result = block.get("content") or {}
+                    failed = str(result.get("type", "_error")).endswith(
+                        "_error"
+                    ) or bool(result.get("return_code"))
+                    variant = kind.removesuffix("_tool_result")
+                    self._variants[variant]["error" if failed else "success"] += 1
+            self._turns["sampled" if sampled else "continuation"] += 1
+            self._code_results.update(code_outcomes)
+            if usage is None:
+                self._details["usage_null"] += 1
+                return
+            details = usage.get("output_tokens_details") or {}
+            self._details["reasoning"] += int(details.get("thinking_tokens") or 0)
+            split = usage.get("cache_creation") or {}
+            self._details["cache_write_5m"] += int(
+                split.get("ephemeral_5m_input_tokens") or 0
+            )
+            self._details["cache_write_1h"] += int(
+                split.get("ephemeral_1h_input_tokens") or 0
+            )
+            requests = usage.get("server_tool_use") or {}
+            for name in ("web_fetch_requests", "web_search_requests"):
+                self._details[name] += int(requests.get(name) or 0)
             self._tokens["input"] += int(usage.get("input_tokens") or 0)
             self._tokens["output"] += int(usage.get("output_tokens") or 0)
             self._tokens["cache_creation_input"] += int(
@@ -149,8 +197,6 @@ class Ledger:
             self._tokens["cache_read_input"] += int(
                 usage.get("cache_read_input_tokens") or 0
             )
-            self._turns["sampled" if sampled else "continuation"] += 1
-            self._code_results.update(code_outcomes)
 
     def record_partial_usage(self, model: str | None, usage: dict[str, Any]) -> None:
         """Add the usage of a stream cut after its ``message_start`` to ``spend`` only
@@ -234,6 +280,23 @@ class Ledger:
                         }
                         for m in _MODES
                     },
+                    "server_tool_calls": {
+                        k: dict(c) for k, c in self._server_calls.items()
+                    },
+                    "code_execution_results": {
+                        k: dict(c) for k, c in self._variants.items()
+                    },
+                    "usage_details": {
+                        k: self._details[k]
+                        for k in (
+                            "reasoning",
+                            "cache_write_5m",
+                            "cache_write_1h",
+                            "web_fetch_requests",
+                            "web_search_requests",
+                            "usage_null",
+                        )
+                    },
                 }
             )
 
@@ -258,6 +321,38 @@ class Ledger:
                 for t, n in names.items()
                 if name is None or t == name
             )
+
+    def server_tool_calls(
+        self, caller: str | None = None, name: str | None = None
+    ) -> int:
+        """``server_tool_use`` blocks sent, optionally for ``direct`` / ``programmatic``
+        and/or one tool name."""
+        with self._lock:
+            return sum(
+                n
+                for c, names in self._server_calls.items()
+                if caller is None or c == caller
+                for t, n in names.items()
+                if name is None or t == name
+            )
+
+    def code_execution_results(
+        self, variant: str | None = None, outcome: str | None = None
+    ) -> int:
+        """Code-execution result blocks sent, by variant and/or ``success`` / ``error``."""
+        with self._lock:
+            return sum(
+                n
+                for v, outcomes in self._variants.items()
+                if variant is None or v == variant
+                for o, n in outcomes.items()
+                if outcome is None or o == outcome
+            )
+
+    def usage_detail(self, kind: str) -> int:
+        """A usage detail sent (see the module docstring for the kinds)."""
+        with self._lock:
+            return self._details[kind]
 
     def tokens(self, kind: str) -> int:
         """Tokens reported of ``kind``: input, output, cache_creation_input, cache_read_input."""

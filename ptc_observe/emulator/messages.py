@@ -30,6 +30,7 @@ from .responses import (
     stream_usages,
 )
 from .scenarios import Scenario
+from .shapes import thinking_tokens
 from .tokens import (
     PromptCache,
     block_tokens,
@@ -76,6 +77,8 @@ class MessagesEndpoint:
         tool_result_timeout: float,
         expired_container_status: int,
         final_container: str,
+        null_usage_every: int = 0,
+        sub_tools: bool = False,
     ) -> None:
         self._ids = ids
         self._clock = clock
@@ -85,7 +88,9 @@ class MessagesEndpoint:
         self._rate_limiter = rate_limiter
         self._expired_status = expired_container_status
         self._final_container = final_container
-        self.policy = Policy(ids, seed, clock, tool_result_timeout)
+        self._null_usage_every = null_usage_every
+        self._sampled_sent = 0
+        self.policy = Policy(ids, seed, clock, tool_result_timeout, sub_tools)
 
     def validate(self, parsed: Any, version: str) -> RequestView:
         """Validate a body (see :func:`~.validation.parse_messages_request`)."""
@@ -120,8 +125,20 @@ class MessagesEndpoint:
                 for b, whole in zip(turn.content, turn.whole, strict=True)
                 if not whole
             ]
-            output = output_tokens(written)
+            thinking = sum(
+                thinking_tokens(b) for b in turn.content if b["type"] == "thinking"
+            )
+            output = output_tokens(written) + thinking
             usage = full_usage(cache, output, code_tool=view.code_tool is not None)
+            if thinking:
+                usage["output_tokens_details"] = {"thinking_tokens": thinking}
+            fetches = sum(
+                1
+                for b in turn.content
+                if b["type"] == "server_tool_use" and b["name"] == "web_fetch"
+            )
+            if fetches and "server_tool_use" in usage:
+                usage["server_tool_use"]["web_fetch_requests"] = fetches
         else:
             output = 0
             usage = continuation_usage()
@@ -130,6 +147,13 @@ class MessagesEndpoint:
                 container, created=named is None and container is not None, turn=turn
             )
         include, container_json = self._container_field(turn, container)
+        # Real traffic sometimes says ``usage: null``. Only JSON bodies get it here: the
+        # SDK's stream accumulator (messages.stream()) fails on a message_start without
+        # usage, and the emulator must not break the clients it serves.
+        null_usage = False
+        if commit and turn.sampled and not view.stream and self._null_usage_every > 0:
+            self._sampled_sent += 1
+            null_usage = self._sampled_sent % self._null_usage_every == 0
         body = message_body(
             model=view.model,
             message_id=message_id,
@@ -138,12 +162,12 @@ class MessagesEndpoint:
             include_container=include,
             stop_reason=turn.stop_reason,
             stop_sequence=turn.stop_sequence,
-            usage=usage,
+            usage=None if null_usage else usage,
         )
         if commit:
             self._ledger.record_message(
                 turn.content,
-                usage,
+                None if null_usage else usage,
                 sampled=turn.sampled,
                 code_outcomes=turn.code_outcomes,
                 model=view.model,
@@ -154,7 +178,14 @@ class MessagesEndpoint:
             )
             self._rate_limiter.record(input_tokens=fresh, output_tokens=output)
         start, delta = stream_usages(usage, sampled=turn.sampled)
-        return CreateResult(body, list(turn.whole), turn.sampled, output, start, delta)
+        return CreateResult(
+            body,
+            list(turn.whole),
+            turn.sampled,
+            output,
+            start,
+            delta,
+        )
 
     def count_tokens(
         self, parsed: Any, request_id: str, headers: list[tuple[str, str]]

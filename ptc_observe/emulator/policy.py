@@ -29,6 +29,14 @@ from .history import RequestView, ToolUseRecord
 from .ids import IdFactory
 from .plan import Step, default_code, plan_steps, summarize_result
 from .scenarios import Call, Scenario
+from .shapes import (
+    BASH_VERSIONS,
+    bash_and_editor,
+    thinking_block,
+    thinking_enabled,
+    web_fetch_pair,
+    web_fetch_tool,
+)
 from .synth import generic_scenario
 from .tokens import BYTES_PER_TOKEN, count_text
 
@@ -81,11 +89,19 @@ class Policy:
         seed: the emulator seed (for per-response generators).
         clock: the injected clock.
         tool_result_timeout: seconds a paused call waits before the code times out.
+        sub_tools: before a final answer the model may check something with the
+            bash and text-editor sub-tools of the declared code-execution tool.
     """
 
     def __init__(
-        self, ids: IdFactory, seed: int, clock: Clock, tool_result_timeout: float
+        self,
+        ids: IdFactory,
+        seed: int,
+        clock: Clock,
+        tool_result_timeout: float,
+        sub_tools: bool = False,
     ) -> None:
+        self._sub_tools = sub_tools
         self._ids = ids
         self._seed = seed
         self._clock = clock
@@ -127,9 +143,25 @@ class Policy:
     ) -> Turn:
         """Write the response content for ``view``."""
         rng = random.Random(f"{self._seed}:{message_id}")
+        turn = Turn()
+        self._write(view, scenario, container, turn, rng)
+        if turn.sampled and thinking_enabled(view.body):
+            # The model thinks before it writes (its own generator: the rest stays as it was).
+            thought = thinking_block(view.prompt, self._task_rng(view, "thinking"))
+            turn.content.insert(0, thought)
+            turn.whole.insert(0, True)
+        return turn
+
+    def _write(
+        self,
+        view: RequestView,
+        scenario: Scenario,
+        container: Container | None,
+        turn: Turn,
+        rng: random.Random,
+    ) -> None:
         steps = self.steps(view, scenario)
         runs = list(view.code_runs.items())
-        turn = Turn()
         direct_done, code_done = 0, 0
         for index, step in enumerate(steps):
             if step.kind == "direct":
@@ -144,11 +176,10 @@ class Policy:
                 self._resume(
                     view, scenario, steps, index, srv, batches, container, turn, rng
                 )
-                return turn
+                return
             self._emit_from(view, scenario, steps, index, turn, rng)
-            return turn
+            return
         self._emit_from(view, scenario, steps, len(steps), turn, rng)
-        return turn
 
     def _emit_from(
         self,
@@ -164,6 +195,7 @@ class Policy:
                 # A forced tool choice never ends the turn: call the tool again.
                 self._forced_repeat(view, scenario, turn)
             else:
+                self._shell_check(view, turn)
                 self._final(view, scenario, turn)
             return
         step = steps[index]
@@ -274,6 +306,16 @@ class Policy:
                 "return_code": code,
             }
             content["content"] = []
+        if outcome == "ok" and web_fetch_tool(view.tools_by_name) is not None:
+            # The code fetched a page with the server's web_fetch (a programmatic call).
+            pair = web_fetch_pair(
+                self._ids.server_tool_use,
+                srv,
+                view.ptc_caller or "code_execution_20260120",
+                self._task_rng(view, "web_fetch"),
+            )
+            for block, whole in pair or ():
+                turn.add(block, whole=whole)
         turn.add(
             {
                 "type": "code_execution_tool_result",
@@ -328,6 +370,26 @@ class Policy:
             }
         )
         return text if text.endswith("\n") or not text else text + "\n"
+
+    def _shell_check(self, view: RequestView, turn: Turn) -> None:
+        """Before its final answer the model may check something in the container's
+        shell: a text-editor ``create`` and a ``bash`` run, answered in this response."""
+        tool = view.code_tool
+        if not self._sub_tools or tool is None or tool.get("type") not in BASH_VERSIONS:
+            return
+        blocks = bash_and_editor(
+            self._ids.server_tool_use, self._task_rng(view, "shell")
+        )
+        for block, whole in blocks or ():
+            turn.add(block, whole=whole)
+            if block["type"] == "server_tool_use":
+                turn.started.append(block["id"])  # it runs in a container
+
+    def _task_rng(self, view: RequestView, what: str) -> random.Random:
+        """A generator for a choice that must not depend on timing: seeded by the task
+        (its prompt) and where the request stands in it, not by ids, which concurrent
+        tasks draw in whatever order they arrive."""
+        return random.Random(f"{self._seed}:{what}:{view.prompt}:{view.round_trip}")
 
     def _final(self, view: RequestView, scenario: Scenario, turn: Turn) -> None:
         records = self._ordered(

@@ -96,7 +96,12 @@ def stream_usages(
     """``message_start`` and (cumulative) ``message_delta`` usage for ``usage``."""
     if not sampled:
         return {"input_tokens": 0, "output_tokens": 0}, dict(usage)
-    start = {k: v for k, v in usage.items() if k != "server_tool_use"}
+    # The output details (thinking tokens) are known at the end: message_delta.
+    start = {
+        k: v
+        for k, v in usage.items()
+        if k not in ("server_tool_use", "output_tokens_details")
+    }
     start["output_tokens"] = min(1, usage["output_tokens"])
     delta = {
         k: usage[k]
@@ -107,6 +112,8 @@ def stream_usages(
             "output_tokens",
         )
     }
+    if "output_tokens_details" in usage:
+        delta["output_tokens_details"] = usage["output_tokens_details"]
     if "server_tool_use" in usage:
         delta["server_tool_use"] = usage["server_tool_use"]
     return start, delta
@@ -121,7 +128,7 @@ def message_body(
     include_container: bool,
     stop_reason: str,
     stop_sequence: str | None,
-    usage: dict[str, Any],
+    usage: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """A message in the recorded key order (``container`` omitted when not included)."""
     body: dict[str, Any] = {
