@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from ptc_observe import Observer
 from ptc_observe.client.errors import BadRequestError
 from ptc_observe.observer import Observer
 
@@ -47,8 +48,18 @@ class TestRunSpans:
         self, harness: Harness, span_exporter: InMemorySpanExporter
     ) -> None:
         """One INTERNAL ptc.run span; each handler call an execute_tool child; each HTTP exchange a child too."""
-        client = harness.client([ok("05"), ok("04")], tools=sales_registry())
+        observer = Observer(
+            sinks=[harness.sink],
+            prometheus=False,
+            tracer_provider=harness.tracer_provider,
+        )
+        client = harness.client(
+            [ok("05"), ok("04")], tools=sales_registry(), observer=observer
+        )
         harness.call(client.run, "Q2")
+        # These fixtures' final reply carries the result of another code execution id:
+        # the calls' code execution is still open; close() ends it (as at shutdown).
+        observer.close()
         spans = span_exporter.get_finished_spans()
 
         (run,) = by_name(spans, "ptc.run")
@@ -90,9 +101,7 @@ class TestRunSpans:
         # The code execution that made the calls: one span under the run, over both
         # exchanges, counting its three calls.
         # The code execution that made the calls: one span under the run, counting its
-        # three calls. (These fixtures' final reply carries the result of another code
-        # execution id, and their container's expires_at is past: the calls' code
-        # execution ends as unfinished when the container is found expired.)
+        # three calls.
         code_spans = {
             dict(s.attributes or {})["gen_ai.tool.call.id"]: s
             for s in code_execution_spans(spans)
