@@ -11,7 +11,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ptc_observe import Observer
 from ptc_observe.client.errors import BadRequestError
 from ptc_observe.observer import Observer
 
