@@ -6,7 +6,7 @@ Sources (a Prometheus server's HTTP API over a time range, or one ``/metrics`` t
 
 from __future__ import annotations
 
-from .errors import NoMetricsError, RangeError, ReportError, SourceError
+from .errors import NoMetricsError, RangeError, ReportError, SourceError, UsageError
 from .model import Comparison, ModeStats, PriceData, Report, build_report
 from .prometheus import load_prometheus
 from .snapshot import load_snapshot
@@ -25,6 +25,7 @@ __all__ = [
     "ReportError",
     "SourceError",
     "TimeRange",
+    "UsageError",
     "Window",
     "build_report",
     "load_prometheus",

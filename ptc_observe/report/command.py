@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import RangeError, ReportError, SourceError
+from .errors import ReportError, SourceError, UsageError
 from .model import build_report
 from .text import render_text
 from .timerange import TimeRange
@@ -98,13 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     if args.timeout <= 0:
-        raise RangeError(f"--timeout must be positive, not {args.timeout}")
+        raise UsageError(f"--timeout must be positive, not {args.timeout}")
     if args.metrics is not None:
         given = [f"--{n}" for n in ("since", "until") if getattr(args, n) is not None]
         given += ["--range"] if args.length is not None else []
         given += ["--selector"] if args.selector else []
         if given:
-            raise RangeError(
+            raise UsageError(
                 f"{', '.join(given)}: only with --prometheus (a /metrics snapshot is one set "
                 "of totals since the process started: no time range, no selector)"
             )

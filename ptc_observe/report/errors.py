@@ -15,10 +15,14 @@ class SourceError(ReportError):
     exit_code = 1
 
 
-class RangeError(ReportError):
-    """A bad ``--since`` / ``--until`` / ``--range``."""
+class UsageError(ReportError):
+    """Options that cannot work together or a bad option value."""
 
     exit_code = 2
+
+
+class RangeError(UsageError):
+    """A bad ``--since`` / ``--until`` / ``--range``."""
 
 
 class NoMetricsError(ReportError):

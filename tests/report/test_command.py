@@ -76,6 +76,7 @@ def _closed_port() -> int:
             2,
             "not a duration",
         ),
+        (["--metrics", "{snap}", "--timeout", "0"], 2, "--timeout must be positive"),
         (
             ["--metrics", "{snap}", "--html", "{tmp}/no/such/dir/r.html"],
             1,
