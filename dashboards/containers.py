@@ -133,12 +133,12 @@ def containers() -> JSON:
         "Work done in containers",
         [
             timeseries(
-                "Code executions by outcome",
-                "Code executions per minute by outcome (success, error).",
+                "Code executions by variant and outcome",
+                "Code executions per minute by variant (code_execution = a Python cell, what PTC runs; bash_code_execution; text_editor_code_execution) and outcome (error: an *_error result or a non-zero return code).",
                 [
                     Target(
-                        f"sum by (outcome) (rate(ptc_code_executions_total[{RI}])) * 60",
-                        "{{outcome}}",
+                        f"sum by (gen_ai_tool_name, outcome) (rate(ptc_code_executions_total[{RI}])) * 60",
+                        "{{gen_ai_tool_name}}: {{outcome}}",
                     )
                 ],
                 unit="cpm",

@@ -238,6 +238,9 @@ class Demo:
             asyncio.run(self._drive(observer, base_url, started))
             elapsed = time.perf_counter() - started
         finally:
+            # Code executions whose result never came (a task cut short) end as
+            # unfinished, so their spans are exported before the providers shut down.
+            observer.close()
             if server is not None:
                 server.stop()
             metrics.shutdown()

@@ -188,6 +188,10 @@ class CodeExecutionTracker:
             if shows:
                 assert reply is not None
                 records = self._follow(ex, reply, now, ended)
+            elif ex.request.tool_results:
+                # No usable reply (an error, a cut stream): the request still says which
+                # code execution it resumed, so its span links there too.
+                records = self._answered(ex)
         if ended:
             self._fire(ended)
         if not records:
@@ -295,6 +299,18 @@ class CodeExecutionTracker:
             ended.append(_unfinished(old, END_EVICTED))
             excess -= 1
         return tuple(records.values())
+
+    def _answered(self, ex: Exchange) -> tuple[CodeExecution, ...]:
+        """Snapshots of the open code executions whose calls ``ex``'s request answers."""
+        opened = self._open
+        found: dict[str, CodeExecution] = {}
+        for result in ex.request.tool_results:
+            code_id = result.caller_tool_id
+            if code_id is not None and code_id not in found:
+                state = opened.get(code_id)
+                if state is not None:
+                    found[code_id] = state.record()
+        return tuple(found.values())
 
     # --- sweeping ---
 

@@ -415,3 +415,29 @@ def test_code_execution_spans_can_be_turned_off(
 def test_limits_are_read(observer):
     assert Limits().max_code_executions == 10_000
     assert Limits().code_execution_ttl_seconds == 3600.0
+
+
+def test_otel_duration_metric_has_the_prometheus_labels(
+    tracer_provider, meter_provider, metric_reader
+):
+    """ptc.code_execution.duration carries gen_ai.tool.name and outcome, so an OTel
+    Prometheus exporter gives the series the dashboards read."""
+    observer = Observer(
+        prometheus=False, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
+    play(observer, [p.read_bytes() for p in RUN] + [FINAL])
+    data = metric_reader.get_metrics_data()
+    points = [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "ptc.code_execution.duration"
+        for point in metric.data.data_points
+    ]
+    (point,) = points
+    assert dict(point.attributes) == {
+        "gen_ai.tool.name": "code_execution",
+        "outcome": "success",
+    }
+    assert point.count == 1

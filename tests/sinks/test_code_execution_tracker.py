@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ptc_observe.events import CodeExecution, ContainerEnded
+from ptc_observe.events import CodeExecution, ContainerEnded, ToolResultSent
 from ptc_observe.models import Message
 from ptc_observe.observer import Limits
 from ptc_observe.observer.code_executions import CodeExecutionTracker
@@ -167,3 +167,27 @@ def test_an_incomplete_reply_shows_nothing() -> None:
     ex = t.track(f.make("08_stream_ptc_turn1.sse", cut_after=1500))
     assert ex.code_executions == ()
     assert t.open_count() == 0
+
+
+def test_a_failed_resume_is_tied_to_its_code_execution_by_the_request() -> None:
+    """A resume answered with a 529: no reply, but its request's tool results name the
+    open code execution, so the attempt shows it (and its span links there)."""
+    f = ExchangeFactory()
+    t = tracker(f)
+    first = t.track(f.make("02_ptc_turn1_response.json"))
+    (call,) = first.reply.tool_uses if first.reply is not None else ()
+    failed = f.make(
+        "07_error_529_overloaded.json",
+        tool_results=[
+            ToolResultSent(
+                call.id,
+                10,
+                tool_name=call.name,
+                caller_type=call.caller_type,
+                caller_tool_id=call.caller_tool_id,
+            )
+        ],
+    )
+    (ce,) = t.track(failed).code_executions
+    assert (ce.id, ce.outcome, ce.exchanges) == (PTC_ID, None, 1)
+    assert t.open_count() == 1
