@@ -150,6 +150,10 @@ class Bundle:
         )
         self.server_requests: dict[str, Any] = {}
         """``ptc_server_tool_requests_total`` adders by raw server tool name (admitted)."""
+        for name in sc.SERVER_TOOL_REQUESTS_KNOWN:  # series from 0, as for tokens
+            if f.server_tool_kinds(name) == name:
+                requests = f.server_tool_requests.labels(model, name)
+                self.server_requests[name] = requests.inc
         self.retries = f.http_retries.labels(model).inc
         g = f.gen2
         self.duration2 = Hist(g["duration"], (*genai, "")) if g else None

@@ -72,6 +72,8 @@ CODE_EXECUTION_VARIANTS: Final = (
     "bash_code_execution",
     "text_editor_code_execution",
 )
+SERVER_TOOL_REQUESTS_KNOWN: Final = ("web_search", "web_fetch")
+"""``usage.server_tool_use`` counts every response reports (their series start at 0)."""
 TTL_5M: Final = "5m"
 TTL_1H: Final = "1h"
 TTL_UNKNOWN: Final = "unknown"
