@@ -212,7 +212,9 @@ def test_server_tool_names_are_bounded(
         for s in m.samples
         if s.name.endswith("_total")
     ]
-    assert len(samples) == 65  # 64 admitted names (web_search and web_fetch first), _other
+    assert (
+        len(samples) == 65
+    )  # 64 admitted names (web_search and web_fetch first), _other
     other = [s for s in samples if s.labels["server_tool"] == "_other"]
     assert other[0].value == 2 * 8
     known = {s.labels["server_tool"]: s.value for s in samples}
