@@ -324,6 +324,17 @@ class Correlator:
             known = state.expires_at if state is not None else None
             return ContainerSighting(cid, known, False, False, False, None)
         remaining: float | None = None
+        if (
+            state is not None
+            and state.expires_ts is not None
+            and (sent_ts >= state.expires_ts)
+        ):
+            # Named after the deadline this process knows, and served: restored from its
+            # checkpoint, or kept alive by turns served elsewhere. The life this process
+            # followed ends here; it follows the container anew.
+            del containers[cid]
+            self._end(cid, state, "expired", ended)
+            state = None
         if state is None:
             # A request naming an id sights it at send; a response, at its end.
             state = _Container(sent_ts if requested == cid else end_ts)

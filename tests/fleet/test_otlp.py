@@ -150,8 +150,9 @@ class Worker:
 
 
 def test_processes_exporting_otlp_sum_to_the_ledger():
-    """Three processes, one OTLP receiver: operations, tokens, code executions and server
-    tool calls summed over the processes equal what the emulator sent."""
+    """Three processes, one OTLP receiver: operations, tokens, code executions, server
+    tool calls, containers, client tool calls and tool results summed over the processes
+    equal what the emulator sent and the client answered."""
     emulator = Emulator(seed=21)
     server = EmulatorServer(emulator)
     receiver = Receiver()
@@ -200,3 +201,23 @@ def test_processes_exporting_otlp_sum_to_the_ledger():
     assert sum(receiver.total("ptc.server_tool_calls", "caller").values()) == sum(
         ledger["server_tool_use_blocks"].values()
     )
+    # The fleet-exact counters: containers, client tool calls, tool results and bytes.
+    for name, event in (
+        ("ptc.containers_created", "created"),
+        ("ptc.container_reuses", "reused"),
+        ("ptc.containers_expired", "expired"),
+    ):
+        assert sum(receiver.total(name).values()) == ledger["containers"][event], name
+    sent: Counter[tuple[str, str]] = Counter()
+    for caller, tools in ledger["tool_use_blocks"].items():
+        for tool, n in tools.items():
+            sent["direct" if caller == "direct" else "programmatic", tool] += n
+    assert receiver.total("ptc.tool_calls", "caller", "gen_ai.tool.name") == +sent
+    assert (
+        receiver.total("ptc.tool_results", "caller", "gen_ai.tool.name")
+        == +truth.results
+    )
+    assert receiver.total("ptc.tool_result_bytes", "caller") == +truth.result_bytes
+    # Turn k and k+1 are always in different processes: no result can be matched.
+    unmatched = receiver.total("ptc.tool_results_unmatched", "caller")
+    assert unmatched == receiver.total("ptc.tool_results", "caller")

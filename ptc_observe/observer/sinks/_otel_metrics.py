@@ -29,6 +29,7 @@ from ..._version import __version__
 from ...events import Exchange, Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
+from ._otel_fleet_metrics import FleetMetrics
 from ._otel_ptc_metrics import PTCMetrics
 
 __all__ = ["GenAIMetrics"]
@@ -124,6 +125,7 @@ class GenAIMetrics:
         self.ptc = PTCMetrics(meter, max_label_values)
         self.report: Callable[[str, BaseException], None] | None = None
         """Where a failed exemplar context is reported (the metrics are still recorded)."""
+        self.fleet = FleetMetrics(meter, max_label_values)
 
     def _attributes(
         self,
@@ -239,6 +241,7 @@ class GenAIMetrics:
             self._tool_durations(ex, ctx)
         if reply is not None:
             self.ptc.record(ex, reply, ctx)
+        self.fleet.record(ex, ctx)
 
     def _tool_durations(self, ex: Exchange, ctx: Context | None) -> None:
         for t in ex.tool_turnarounds:

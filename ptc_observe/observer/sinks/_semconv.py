@@ -211,6 +211,13 @@ M2_EXECUTE_TOOL_DURATION: Final = "gen_ai.execute_tool.duration"
 # Ours, named so that an OTel Prometheus exporter gives the ptc_* series of the same name
 # and labels (dots to underscores, {unit} dropped, _total on counters).
 M_CODE_EXECUTIONS: Final = "ptc.code_executions"
+M_TOOL_CALLS: Final = "ptc.tool_calls"
+M_TOOL_RESULTS: Final = "ptc.tool_results"
+M_TOOL_RESULT_BYTES: Final = "ptc.tool_result_bytes"
+M_TOOL_RESULTS_UNMATCHED: Final = "ptc.tool_results_unmatched"
+M_CONTAINERS_CREATED: Final = "ptc.containers_created"
+M_CONTAINER_REUSES: Final = "ptc.container_reuses"
+M_CONTAINERS_EXPIRED: Final = "ptc.containers_expired"
 M_SERVER_TOOL_CALLS: Final = "ptc.server_tool_calls"
 M_SERVER_TOOL_REQUESTS: Final = "ptc.server_tool_requests"
 M_REASONING_TOKENS: Final = "ptc.reasoning_tokens"
