@@ -60,8 +60,8 @@ class ExecutionSettings:
         format_error: Text of the error result for a handler that raised.
         tracer: Tracer of the ``execute_tool`` spans.
         parent: OpenTelemetry context to parent the spans on (the run span's).
-        capture_content: put each call's arguments on its span
-            (``gen_ai.tool.call.arguments``, opt-in content).
+        capture_content: put each call's arguments and its tool's description on its
+            span (``gen_ai.tool.call.arguments``, ``gen_ai.tool.description``; content).
         redact: applied to the arguments before they are recorded; a failing hook
             drops them.
     """
@@ -77,7 +77,8 @@ class ExecutionSettings:
 
 
 def _arguments(value: Any, redact: Callable[[Any], Any] | None) -> str | None:
-    """The call's arguments as JSON, redacted; ``None`` when the hook fails."""
+    """``value`` (arguments, a description) redacted, as text or JSON; ``None`` when
+    the hook fails."""
     try:
         if redact is not None:
             value = redact(value)
@@ -118,9 +119,12 @@ class _Call:
         }
         if self.call.caller.tool_id is not None:
             attributes[sc.PTC_CALLER_TOOL_ID] = self.call.caller.tool_id
-        if self.description:
-            attributes[sc.GEN_AI_TOOL_DESCRIPTION] = self.description
         if self._settings.capture_content:
+            # Content, like the tool definitions: with capture on, through the hook.
+            if self.description:
+                description = _arguments(self.description, self._settings.redact)
+                if description:
+                    attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description
             arguments = _arguments(self.call.input, self._settings.redact)
             if arguments is not None:
                 attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments

@@ -395,9 +395,6 @@ class OTelSink:
         }
         if t.caller_tool_id is not None:
             attrs[sc.PTC_CALLER_TOOL_ID] = t.caller_tool_id
-        description = ex.request.description_of(t.tool_name)
-        if description:
-            attrs[sc.GEN_AI_TOOL_DESCRIPTION] = description
         if t.is_error:
             attrs[sc.ERROR_TYPE] = sc.ERROR_TYPE_TOOL
         span = self._tracer.start_span(
@@ -410,6 +407,13 @@ class OTelSink:
         )
         if span.is_recording():
             if self.capture.span:
+                # The developer's tool text is content here (as in the tool definitions):
+                # recorded with capture on, through the redaction hook.
+                description = content.redacted(
+                    ex.request.description_of(t.tool_name), self.redact
+                )
+                if isinstance(description, str) and description:
+                    span.set_attribute(sc.GEN_AI_TOOL_DESCRIPTION, description)
                 request_content = ex.request.content
                 limit = self.max_content_chars
                 arguments = content.requested_tool_arguments(
