@@ -173,14 +173,11 @@ class OTelSink:
         self._max_links = max_linked_spans
         self._spans: OrderedDict[int, SpanContext] = OrderedDict()
         self._lock = threading.Lock()
-        # Where the failures of optional parts go (set by the observer).
-        self._report: Callable[[str, BaseException], None] | None = None
 
     # --- sink protocol ---
 
     def bind_errors(self, report: Callable[[str, BaseException], None]) -> None:
         """Report failures of optional parts (the metrics' exemplar context) to ``report``."""
-        self._report = report
         self.metrics.report = report
 
     def on_exchange(self, exchange: Exchange) -> None:
