@@ -143,6 +143,21 @@ def overview() -> JSON:
                 stack=True,
             ),
             timeseries(
+                "Tool results: turnaround measured vs answered in another process",
+                "Tool results sent back per second by caller (exact over the whole fleet), and those whose asking response another process served: for them no turnaround is measured (the turnaround panels are per process). Zero in a single process; sticky sessions keep it low.",
+                [
+                    Target(
+                        f"sum by (caller) (rate(ptc_tool_results_total[{RI}]))",
+                        "results ({{caller}})",
+                    ),
+                    Target(
+                        f"sum by (caller) (rate(ptc_tool_results_unmatched_total[{RI}]))",
+                        "answered in another process ({{caller}})",
+                    ),
+                ],
+                unit="ops",
+            ),
+            timeseries(
                 "Server tools by caller",
                 "Server-side tool calls (code_execution, bash_code_execution, web_fetch, web_search, ...) per second; programmatic = called by code in a container (e.g. a web_fetch made from a PTC cell), direct = by the model.",
                 [

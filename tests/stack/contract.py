@@ -80,6 +80,10 @@ CONTRACT: tuple[Metric, ...] = (
     ),
     Metric("ptc_tool_turnaround_seconds", "histogram", ("gen_ai_tool_name", "caller")),
     Metric("ptc_tool_result_bytes_total", "counter", ("caller",)),
+    Metric(
+        "ptc_tool_results_total", "counter", ("gen_ai_tool_name", "caller", "outcome")
+    ),
+    Metric("ptc_tool_results_unmatched_total", "counter", ("caller",)),
     Metric("ptc_containers_created_total", "counter"),
     Metric("ptc_container_reuses_total", "counter"),
     Metric("ptc_containers_expired_total", "counter"),
@@ -165,6 +169,7 @@ FAMILY_LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "gen_ai_tool_name": ("code_execution", "bash_code_execution"),
         "outcome": ("success", "error"),
     },
+    "ptc_tool_results_total": {"outcome": ("success", "error")},
     "ptc_code_executions_unfinished_total": {
         "gen_ai_tool_name": ("code_execution",),
     },
