@@ -137,6 +137,8 @@ def run(
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
             # The SDK's own options, without its -n auto.
             "-o", "addopts=", "-p", "tests._alias_httpx", "-p", "ptc_sdk_suite_plugin",
+            # Not the SDK's: pytest-benchmark warns under xdist (an error there).
+            "-p", "no:benchmark",
             "--tb=line", "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
         ]  # fmt: skip
         if workers:
