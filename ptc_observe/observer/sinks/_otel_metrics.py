@@ -122,7 +122,7 @@ class GenAIMetrics:
         self.tools = BoundedValues(max_label_values)
         self.errors = BoundedValues(max_label_values)
         self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self.ptc = PTCMetrics(meter, max_label_values)
+        self.ptc = PTCMetrics(meter, max_label_values, self.models)
         self.report: Callable[[str, BaseException], None] | None = None
         """Where a failed exemplar context is reported (the metrics are still recorded)."""
         self.fleet = FleetMetrics(meter, max_label_values)

@@ -29,7 +29,12 @@ class PTCMetrics:
     """The ``ptc.*`` counters of one meter (five, plus spend and unpriced tokens), with
     their attribute dicts cached."""
 
-    def __init__(self, meter: Any, max_label_values: int) -> None:
+    def __init__(
+        self,
+        meter: Any,
+        max_label_values: int,
+        models: BoundedValues | None = None,
+    ) -> None:
         self.code_executions = meter.create_counter(
             sc.M_CODE_EXECUTIONS, unit="{execution}",
             description="Code execution results by variant and outcome (success, error).",
@@ -58,7 +63,9 @@ class PTCMetrics:
             sc.M_UNPRICED_TOKENS, unit="{token}",
             description="Tokens of responses whose model has no known price.",
         )  # fmt: skip
-        self.models = BoundedValues(max_label_values)
+        # The model bound of the sink's other metrics when given: one bound per attribute,
+        # so the counters never admit models the rest folded into _other.
+        self.models = models if models is not None else BoundedValues(max_label_values)
         self.tools = BoundedValues(max_label_values)
         self.variants = BoundedValues(max_label_values)
         self.server_tools = BoundedValues(64)
