@@ -35,12 +35,16 @@ _TRIPLETS = tuple(
 
 
 def _header_int(value: str) -> int | None:
-    # int() ignores the same surrounding whitespace str.strip() removes, so no strip
-    # (a copy) first.
+    # int() ignores most of the surrounding whitespace str.strip() removes, so no strip
+    # (a copy) first; only the separators \x1c-\x1f, which strip() removes and int()
+    # refuses, need the second try.
     try:
         return int(value)
     except ValueError:
-        return None
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
 
 
 def parse_rate_limits(headers: Mapping[str, str]) -> tuple[RateLimit, ...]:

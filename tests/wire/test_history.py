@@ -250,3 +250,20 @@ def test_positions_are_shared_and_their_cache_bounded() -> None:
         assert position == RunPosition(messages=n + 1)
         assert len(history._POSITIONS) <= history._POSITIONS_SIZE
     assert both({"messages": [PROMPT] * 3}).run is both({"messages": [PROMPT] * 3}).run
+
+
+def test_a_long_body_without_messages_reads_on_the_fast_path() -> None:
+    """Past the small-body size, a request with no messages at all: the start position."""
+    body = json.dumps({"model": "m", "system": "x" * 40_000}).encode()
+    assert _fast_request(body) is not None
+    facts = parse_request(body, **WHERE)
+    assert facts == _parse_request_reference(body, **WHERE)
+    assert facts.run is RUN_START and facts.tool_results == ()
+
+
+def test_a_non_string_key_is_measured_as_json_dumps_writes_it() -> None:
+    """Content handed over as Python objects may have non-string keys: json.dumps decides."""
+    from ptc_observe.wire import requests
+
+    value = {1: "a", "b": [None, True]}
+    assert requests._json_len(value) == len(json.dumps(value, separators=(",", ":")))

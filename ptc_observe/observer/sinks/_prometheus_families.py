@@ -318,19 +318,19 @@ class Families:
             False: unmatched.labels(sc.CALLER_DIRECT).inc,
         }
         self.containers_created = Counter(
-            sc.P_CONTAINERS_CREATED, "Code-execution containers seen for the first time.", registry=r
+            sc.P_CONTAINERS_CREATED, "Complete responses naming a code-execution container their request did not (created by the API).", registry=r
         )  # fmt: skip
         self.container_reuses = Counter(
-            sc.P_CONTAINER_REUSES, "Exchanges that used an already known container.", registry=r
+            sc.P_CONTAINER_REUSES, "Requests naming a container answered by a complete response.", registry=r
         )  # fmt: skip
         self.containers_expired = Counter(
             sc.P_CONTAINERS_EXPIRED,
-            "Requests that named a container after its expires_at, or failed naming one.",
+            "Requests naming a container the API refused (a 400/404 about the container: expired or unknown).",
             registry=r,
         )  # fmt: skip
         self.container_lifetime = Histogram(
             sc.P_CONTAINER_LIFETIME,
-            "First to last sighting of a container, observed when it expires or is evicted.",
+            "Creation to last known expires_at of a container, observed once, by the process that saw it created.",
             registry=r, buckets=sc.CONTAINER_LIFETIME_BUCKETS,
         )  # fmt: skip
         self.container_remaining = Histogram(
