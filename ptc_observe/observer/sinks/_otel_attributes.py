@@ -118,7 +118,17 @@ def chat_attributes(ex: Exchange, latest: bool) -> dict[str, Any]:
     response id/model, finish reason, usage, time to first chunk), then our ``ptc.*``
     facts, built into the start dict without intermediate dicts.
     """
-    attrs = start_attributes(ex, latest)
+    return add_end_attributes(ex, latest, start_attributes(ex, latest))
+
+
+def add_end_attributes(
+    ex: Exchange, latest: bool, attrs: dict[str, Any]
+) -> dict[str, Any]:
+    """Add what a ``chat`` span learns after its start to ``attrs``; returns ``attrs``.
+
+    Split from :func:`start_attributes` so that a span the sampler dropped is given only
+    what the sampler needed (see ``OTelSink``).
+    """
     if ex.status_code is not None:
         attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
     if ex.request_id:

@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from opentelemetry.context import Context, get_value
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import (
     Link,
     NonRecordingSpan,
@@ -59,6 +60,7 @@ from opentelemetry.trace import (
     TraceFlags,
     get_current_span,
     get_tracer,
+    get_tracer_provider,
     set_span_in_context,
 )
 from opentelemetry.trace.status import Status, StatusCode
@@ -85,6 +87,25 @@ def is_sdk_call_span(span: object) -> bool:
         return False
     name = getattr(getattr(span, "instrumentation_scope", None), "name", None)
     return isinstance(name, str) and name.startswith(sc.SDK_INSTRUMENTATION_SCOPE)
+
+
+_KEEPS_EVERY_ROOT = (
+    sampling.ALWAYS_ON.get_description(),
+    sampling.ParentBased(sampling.ALWAYS_ON).get_description(),  # type: ignore[no-untyped-call]
+)
+
+
+def samples_every_root(tracer_provider: Any = None) -> bool:
+    """Whether ``tracer_provider`` (the global one when ``None``) keeps every root span.
+
+    True for the SDK's ``ALWAYS_ON`` and its default ``ParentBased(ALWAYS_ON)``, read from
+    the public ``TracerProvider.sampler`` and the sampler's description; False for any
+    other sampler, and for a provider that has none to show (the API's proxy or no-op).
+    """
+    provider = get_tracer_provider() if tracer_provider is None else tracer_provider
+    sampler = getattr(provider, "sampler", None)
+    describe = getattr(sampler, "get_description", None)
+    return describe is not None and describe() in _KEEPS_EVERY_ROOT
 
 
 def _sdk_call_span(ctx: Context) -> Span | None:
@@ -156,6 +177,12 @@ class OTelSink:
         self._tracer = get_tracer(
             sc.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider
         )
+        # Decided once, at the first span (a global provider may be set after the sink
+        # is made): whether the provider's sampler keeps every root span. Then a span gets
+        # all its attributes at start (one pass through the SDK's checks); otherwise only
+        # what the sampler reads, and the rest only if it was sampled.
+        self._tracer_provider = tracer_provider
+        self._samples_all: bool | None = None
         self.metrics = GenAIMetrics(
             meter_provider,
             latest=self.latest_semconv,
@@ -247,6 +274,7 @@ class OTelSink:
         sdk_span: Span | None,
         links: Sequence[Link],
     ) -> SpanContext:
+        deferred = False  # the end attributes wait for the sampler's decision
         if sdk_span is not None:
             # The SDK's span is the inference span and stays as the SDK made it.
             req = ex.request
@@ -257,14 +285,25 @@ class OTelSink:
         else:
             model = ex.model
             name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
-            attrs = attributes.chat_attributes(ex, self.latest_semconv)
+            latest = self.latest_semconv
+            attrs = attributes.start_attributes(ex, latest)
+            samples_all = self._samples_all
+            if samples_all is None:
+                samples_all = self._samples_all = samples_every_root(
+                    self._tracer_provider
+                )
+            if samples_all:
+                attributes.add_end_attributes(ex, latest, attrs)
+            else:
+                deferred = True
         status = attributes.status(ex) if ex.outcome is not Outcome.OK else None
-        if status is not None:
+        if status is not None and not deferred:
             attrs[sc.ERROR_TYPE] = status[0]
         timings = ex.timings
         end = timings.unix_ns(timings.finished)
-        # The exchange is over when we get it, so the span is made whole: every attribute
-        # at start (one pass through the SDK's attribute checks; samplers see them all).
+        # The exchange is over when we get it, so the span is made whole: with a sampler
+        # that keeps every root span, every attribute at start (one pass through the
+        # SDK's attribute checks; samplers see them all).
         span = self._tracer.start_span(
             name,
             context=parent_ctx,
@@ -274,6 +313,11 @@ class OTelSink:
             start_time=timings.sent_unix_ns,
         )
         if span.is_recording():
+            if deferred:
+                later = attributes.add_end_attributes(ex, self.latest_semconv, {})
+                if status is not None:
+                    later[sc.ERROR_TYPE] = status[0]
+                span.set_attributes(later)
             reply = ex.reply
             if self.tool_call_events and reply is not None:
                 self._events(span, reply, end)
