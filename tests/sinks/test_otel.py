@@ -943,3 +943,23 @@ class TestUnderTheSDKSpan:
         """sdk_span_mode is checked."""
         with pytest.raises(ValueError, match="sdk_span_mode"):
             OTelSink(sdk_span_mode="duplicate")  # type: ignore[arg-type]
+
+
+class TestFreshRecords:
+    def test_trace_copies_and_trace_fresh_writes_in_place(self, otel_sink, factory):
+        """``trace`` leaves the record it was given as it was; ``trace_fresh`` (the
+        pipeline's, for a record nothing else holds) writes the span's ids into it."""
+        ex = factory.make("02_ptc_turn1_response.json", tools=PTC_TOOLS)
+        copied = otel_sink.trace(ex)
+        assert copied is not ex
+        assert ex.trace_id is None and copied.trace_id is not None
+        fresh = factory.make("02_ptc_turn1_response.json", tools=PTC_TOOLS)
+        assert otel_sink.trace_fresh(fresh) is fresh
+        assert fresh.trace_id is not None and fresh.span_id is not None
+
+    def test_the_pipeline_calls_trace_fresh(self, otel_sink):
+        """sink_hooks picks ``trace_fresh`` over ``trace`` where a sink has both."""
+        from ptc_observe.observer.sinks import sink_hooks
+
+        (tracer,) = sink_hooks([otel_sink]).trace
+        assert tracer == otel_sink.trace_fresh

@@ -4,7 +4,10 @@ A sink is any object with one method, ``on_exchange(exchange)``. The observer al
 these optional methods when a sink has them:
 
 * ``trace(exchange) -> Exchange``: a tracer; runs before every ``on_exchange`` and may
-  return a copy with ``trace_id`` / ``span_id`` set (the OpenTelemetry sink does);
+  return a copy with ``trace_id`` / ``span_id`` set (the OpenTelemetry sink does). A sink
+  may also offer ``trace_fresh(exchange)``, which the observer calls instead: the record it
+  is handed is new and held by nothing else yet, so the ids may be written into it rather
+  than into a copy;
 * ``on_container_ended(ended)``: a code-execution container left the correlator;
 * ``on_code_execution_ended(execution)``: a code execution ended without its result
   (``outcome == "unfinished"``; those with a result arrive on their exchange);
@@ -78,13 +81,16 @@ def sink_hooks(sinks: Sequence[object]) -> SinkHooks:
         if not callable(getattr(sink, "on_exchange", None)):
             raise TypeError(f"{sink!r} is not a sink: it has no on_exchange(exchange)")
 
-    def found(name: str) -> tuple[Callable[..., object], ...]:
-        methods = (getattr(sink, name, None) for sink in sinks)
+    def found(name: str, preferred: str = "") -> tuple[Callable[..., object], ...]:
+        methods = (
+            (preferred and getattr(sink, preferred, None)) or getattr(sink, name, None)
+            for sink in sinks
+        )
         return tuple(m for m in methods if callable(m))
 
     return SinkHooks(
         on_exchange=found("on_exchange"),  # type: ignore[arg-type]
-        trace=found("trace"),  # type: ignore[arg-type]
+        trace=found("trace", preferred="trace_fresh"),  # type: ignore[arg-type]
         on_container_ended=found("on_container_ended"),  # type: ignore[arg-type]
         on_code_execution_ended=found("on_code_execution_ended"),  # type: ignore[arg-type]
         on_telemetry_error=found("on_telemetry_error"),  # type: ignore[arg-type]

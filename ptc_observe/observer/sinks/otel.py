@@ -89,6 +89,9 @@ def is_sdk_call_span(span: object) -> bool:
     return isinstance(name, str) and name.startswith(sc.SDK_INSTRUMENTATION_SCOPE)
 
 
+# How a frozen dataclass's own __init__ sets its fields; used only on a fresh record.
+_set_field = object.__setattr__
+
 _KEEPS_EVERY_ROOT = (
     sampling.ALWAYS_ON.get_description(),
     sampling.ParentBased(sampling.ALWAYS_ON).get_description(),  # type: ignore[no-untyped-call]
@@ -226,6 +229,15 @@ class OTelSink:
             A copy with ``trace_id``/``span_id`` of the recorded span, or ``exchange``
             itself when nothing was sampled.
         """
+        return self._trace(exchange, False)
+
+    def trace_fresh(self, exchange: Exchange) -> Exchange:
+        """:meth:`trace` for a record nothing else holds yet (the observer's pipeline):
+        the span's ids are written into it, as the correlator writes its facts, instead
+        of into a copy. Returns ``exchange``."""
+        return self._trace(exchange, True)
+
+    def _trace(self, exchange: Exchange, fresh: bool) -> Exchange:
         ex = exchange
         parent_ctx: Context | None = ex.parent_context
         # An empty context (nothing was current at send time: a bare client) holds no
@@ -260,6 +272,10 @@ class OTelSink:
         if code is not None:
             code.finish(ex)
         if span_ctx.is_valid and span_ctx.trace_flags & _SAMPLED:
+            if fresh:
+                _set_field(ex, "trace_id", span_ctx.trace_id)
+                _set_field(ex, "span_id", span_ctx.span_id)
+                return ex
             return dataclasses.replace(
                 ex, trace_id=span_ctx.trace_id, span_id=span_ctx.span_id
             )
