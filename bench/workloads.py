@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,20 @@ def _long_code(lines: int) -> str:
     return head + body + "print(json.dumps(totals))\n"
 
 
+# The fixtures' containers expired long ago; a live API names one that expires after the
+# call. A past expiry would make every exchange end its container (and its code execution)
+# on the next sighting: work real traffic does not cause. Same format, same length.
+LIVE_EXPIRY = (datetime.now(timezone.utc) + timedelta(days=1)).strftime(
+    "%Y-%m-%dT%H:%M:%S.%fZ"
+)
+
+
 def _json_body(target: int = 4096) -> bytes:
     """Fixture 02 with a code string long enough to make the compact body ~``target`` bytes."""
     message: dict[str, Any] = json.loads(
         (FIXTURES / "02_ptc_turn1_response.json").read_bytes()
     )
+    message["container"]["expires_at"] = LIVE_EXPIRY
     server_block = message["content"][1]
     lines = 0
     while True:
@@ -136,7 +146,7 @@ def _message_end(output_tokens: int) -> list[dict[str, Any]]:
                 "stop_details": None,
                 "container": {
                     "id": "container_011CZq9Q8sHb4Nw6Tx2KcLm7",
-                    "expires_at": "2026-08-21T09:40:15.902417Z",
+                    "expires_at": LIVE_EXPIRY,
                 },
             },
             "usage": {"input_tokens": 1874, "output_tokens": output_tokens},
