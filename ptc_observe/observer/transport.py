@@ -97,26 +97,31 @@ def _disabled() -> bool:
 
 
 def _header_dict(headers: Any) -> dict[str, str]:
-    # One pass into a plain dict with lower-case names (``multi_items`` gives them so):
-    # every later lookup (content type, request id, rate limits) is then a dict lookup.
-    return dict(headers.multi_items())
+    # One pass over the public ``raw`` list into a plain dict with lower-case names: every
+    # later lookup (content type, request id, rate limits) is then a dict lookup. latin-1
+    # decodes any byte without the per-item charset property ``multi_items`` reads (the
+    # headers read here are ASCII).
+    return {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers.raw}
 
 
-_REQUEST_HEADERS = (
-    "anthropic-beta",
-    "x-stainless-retry-count",
-    "x-stainless-helper-method",
+_REQUEST_HEADERS = frozenset(
+    (b"anthropic-beta", b"x-stainless-retry-count", b"x-stainless-helper-method")
 )
 
 
-def _request_headers(headers: Any) -> dict[str, str]:
-    # The request headers parse_request reads, as a plain dict. ``Headers.get`` joins
-    # repeated names with ", " as the HTTP spec says; three lookups per request.
+def _request_headers(headers: Any) -> Any:
+    # The request headers parse_request reads, as a plain dict, from one pass over the
+    # public ``raw`` list (``Headers.get`` scans the list per name). Repeated names are
+    # joined with ", " as ``get`` joins them; a non-ASCII value hands back the Headers
+    # object itself, whose ``get`` decides its charset.
     found: dict[str, str] = {}
-    for name in _REQUEST_HEADERS:
-        value = headers.get(name)
-        if value is not None:
-            found[name] = value
+    for key, value in headers.raw:
+        name = key.lower()
+        if name in _REQUEST_HEADERS:
+            if not value.isascii():
+                return headers
+            text, prev = value.decode("ascii"), found.get(name.decode("ascii"))
+            found[name.decode("ascii")] = text if prev is None else f"{prev}, {text}"
     return found
 
 
