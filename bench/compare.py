@@ -21,7 +21,7 @@ from typing import Any
 from . import report
 from .configs import ALL_CONFIGS, Telemetry, make_configs
 from .scenarios import SCENARIOS, Scenario
-from .timing import Plan, measure
+from .timing import Plan, add_plan_options, measure
 
 __all__ = ["DEFAULT_CONFIGS", "main", "pick_scenarios"]
 
@@ -85,13 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the long stream (no marginal per-event figure; halves a stream's time)",
     )
-    parser.add_argument(
-        "--gc",
-        choices=["user", "frozen"],
-        default="user",
-        help="garbage collector during the rounds: as an application has it (default), "
-        "or frozen with full collections between rounds (less noise; see bench/timing.py)",
-    )
+    add_plan_options(parser)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--list", action="store_true", help="list scenarios and configurations"
@@ -139,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         min_rounds=args.min_rounds,
         max_rounds=max(60, args.min_rounds),
         gc=args.gc,
+        clock=args.clock,
     )
     out: dict[str, Any] = {}
     for scenario in scenarios:

@@ -25,7 +25,7 @@ from typing import Any
 from . import report, stream10mb, workloads
 from .configs import ALL_CONFIGS, Telemetry, make_configs
 from .scenarios import SCENARIOS, Scenario
-from .timing import Plan, measure
+from .timing import Plan, add_plan_options, measure
 
 __all__ = ["main"]
 
@@ -130,13 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds per scenario (default 16, quick 5; doubled for the scenarios that time the long stream)",
     )
     parser.add_argument("--concurrency", type=int, default=1000)
-    parser.add_argument(
-        "--gc",
-        choices=["user", "frozen"],
-        default="user",
-        help="garbage collector during the rounds: as an application has it (default), "
-        "or frozen with full collections between rounds (less noise; see bench/timing.py)",
-    )
+    add_plan_options(parser)
     parser.add_argument(
         "--server",
         choices=["bench", "emulator"],
@@ -155,9 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_rounds=15,
             warmup=10,
             gc=args.gc,
+            clock=args.clock,
         )
         if args.quick
-        else Plan(budget_seconds=args.budget or 16.0, gc=args.gc)
+        else Plan(budget_seconds=args.budget or 16.0, gc=args.gc, clock=args.clock)
     )
     names = args.configs.split(",") if args.configs else None
     wanted = set(args.scenarios.split(",")) if args.scenarios else None

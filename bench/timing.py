@@ -18,6 +18,7 @@ that lasts longer than a round (:func:`marginal_per_event`).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import statistics
@@ -33,6 +34,7 @@ from .scenarios import Scenario
 __all__ = [
     "ConfigResult",
     "Plan",
+    "add_plan_options",
     "ScenarioResult",
     "marginal_per_event",
     "measure",
@@ -232,6 +234,23 @@ class ScenarioResult:
 # CPU time of the whole process (every thread, so an observer cannot hide work in a background
 # thread): the issue's "client CPU only". Unlike wall time it does not count the moments this
 # process waits for a CPU, which on a 2-core machine are the largest source of outliers.
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    """``--gc`` and ``--clock``: the :class:`Plan` modes, shared by ``bench`` and ``bench.compare``."""
+    parser.add_argument(
+        "--gc",
+        choices=["user", "frozen"],
+        default="user",
+        help="garbage collector during the rounds: as an application has it (default), "
+        "or frozen with full collections between rounds (less noise; see bench/timing.py)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="time batches in process CPU time (default) or wall-clock time",
+    )
+
+
 CLOCKS: dict[str, Callable[[], float]] = {
     "cpu": time.process_time,
     "wall": time.perf_counter,
