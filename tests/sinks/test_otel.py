@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import context as otel_context
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -488,6 +489,47 @@ class TestMetrics:
         assert [(e.trace_id, e.span_id) for e in point.exemplars] == [
             (ex.trace_id, ex.span_id)
         ]
+
+    def test_no_op_meter_provider_records_nothing(
+        self, tracer_provider, span_exporter, factory
+    ):
+        """Given the API's no-op meter provider, the sink skips its metrics altogether
+        (nothing it recorded would go anywhere); spans are made as before."""
+        sink = OTelSink(tracer_provider, NoOpMeterProvider())
+        assert sink.metrics.enabled is False
+
+        def fail(*args: Any) -> None:
+            raise AssertionError("metrics recorded into the no-op meter")
+
+        sink.metrics.record = fail  # type: ignore[method-assign]
+        run(sink, factory.make("02_ptc_turn1_response.json"))
+        assert only(span_exporter).name == f"chat {MODEL}"
+
+    def test_the_global_meter_provider_stays_on(self, tracer_provider):
+        """Without a meter provider the sink records through the global one, whose proxy
+        forwards to a provider set later: it is never taken for the no-op one."""
+        assert OTelSink(tracer_provider).metrics.enabled is True
+
+    def test_label_dicts_per_label_set(
+        self, otel_sink, metric_reader, factory, correlator
+    ):
+        """The attribute dicts built once per label set keep each set's own values."""
+        run(otel_sink, factory.make("02_ptc_turn1_response.json"))
+        run(otel_sink, factory.make("01_direct_tool_use.json", model="claude-other"))
+        run(otel_sink, factory.make("07_error_529_overloaded.json"))
+        run(otel_sink, factory.make("02_ptc_turn1_response.json"))
+        duration = {
+            (
+                p.attributes.get("gen_ai.request.model"),
+                p.attributes.get("error.type"),
+            ): p.count
+            for p in points(metric_reader, "gen_ai.client.operation.duration")
+        }
+        assert duration == {
+            (MODEL, None): 2,
+            ("claude-other", None): 1,
+            (MODEL, "overloaded_error"): 1,
+        }
 
     def test_gen2_metrics_on_opt_in(
         self,

@@ -88,13 +88,21 @@ class CodeExecutionSpans:
 
     # --- around the exchange's span ---
 
-    def before(self, ex: Exchange, app_ctx: Context | None) -> list[Link]:
-        """Start the new spans under ``app_ctx`` (when set); links to the open ones."""
+    def before(
+        self, ex: Exchange, app_context: Callable[[], Context | None]
+    ) -> list[Link]:
+        """Start the new spans under the application's context (when there is one);
+        links to the open ones. ``app_context`` is called only if a span starts."""
         links: list[Link] = []
+        app_ctx: Context | None = None
+        looked_up = False
         for ce in ex.code_executions:
             found = self._open.get(ce.id)
-            if found is None and app_ctx is not None:
-                found = self._start(ce, ex, app_ctx)
+            if found is None:
+                if not looked_up:
+                    app_ctx, looked_up = app_context(), True
+                if app_ctx is not None:
+                    found = self._start(ce, ex, app_ctx)
             if found is not None:
                 links.append(Link(found[1], _LINK))
         return links

@@ -14,6 +14,7 @@ from . import _semconv as sc
 __all__ = [
     "add_ptc_attributes",
     "chat_attributes",
+    "chat_base",
     "http_attributes",
     "http_response_attributes",
     "ptc_attributes",
@@ -33,21 +34,53 @@ def _server(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def start_attributes(ex: Exchange, latest: bool = False) -> dict[str, Any]:
+# The name and fixed attributes of a ``chat`` span by (model, address, port): a client
+# talks to one server about a few models. Bounded: cleared when full.
+_BASE: dict[tuple[str | None, str | None, int | None], tuple[str, dict[str, Any]]] = {}
+_BASE_MAX = 1024
+
+
+def chat_base(
+    model: str | None, address: str | None, port: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The span name ``chat {model}`` and the attributes model and server decide
+    (operation, provider, model, server address and port), built once per combination.
+
+    The dict is shared: copy it before adding to it.
+    """
+    key = (model, address, port)
+    found = _BASE.get(key)
+    if found is None:
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
+        }
+        if model:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        if address:
+            attrs[sc.SERVER_ADDRESS] = address
+            if port is not None:
+                attrs[sc.SERVER_PORT] = port
+        name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
+        if len(_BASE) >= _BASE_MAX:
+            _BASE.clear()
+        found = _BASE[key] = (name, attrs)
+    return found
+
+
+def start_attributes(
+    ex: Exchange, latest: bool = False, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """What a sampler sees: operation, provider, model, server, request parameters.
 
+    ``base`` is :func:`chat_base`'s dict for the exchange when the caller has it.
     ``gen_ai.request.top_k`` is a double in semantic-conventions v1.41.1 (gen1) and an
     int in semconv-genai main (gen2): it follows the generation emitted.
     """
     req = ex.request
-    attrs: dict[str, Any] = {
-        sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
-        sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
-    }
-    model = ex.model
-    if model:
-        attrs[sc.GEN_AI_REQUEST_MODEL] = model
-    _server(ex, attrs)
+    if base is None:
+        base = chat_base(ex.model, req.server_address, req.server_port)[1]
+    attrs = base.copy()
     if req.stream:
         attrs[sc.GEN_AI_REQUEST_STREAM] = True
     # Plain tests, no table of (key, value) pairs: this runs once per span.
@@ -207,21 +240,24 @@ def add_ptc_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
     attrs[sc.PTC_OUTCOME] = ex.outcome.value
     reply = ex.reply
     if reply is not None:
-        uses = reply.tool_uses
-        programmatic = 0
-        for use in uses:
+        direct = programmatic = 0
+        for use in reply.tool_uses:
             # ToolUse.is_programmatic, inlined (no property call per tool call).
             if use.caller_type != DIRECT and use.caller_tool_id is not None:
                 programmatic += 1
-        attrs[sc.PTC_TOOL_CALLS_DIRECT] = len(uses) - programmatic
+            else:
+                direct += 1
+        attrs[sc.PTC_TOOL_CALLS_DIRECT] = direct
         attrs[sc.PTC_TOOL_CALLS_PROGRAMMATIC] = programmatic
         servers = reply.server_tool_uses
         if servers:
-            programmatic = 0
+            direct = programmatic = 0
             for server in servers:
                 if server.caller_type != DIRECT and server.caller_tool_id is not None:
                     programmatic += 1
-            attrs[sc.PTC_SERVER_TOOL_CALLS_DIRECT] = len(servers) - programmatic
+                else:
+                    direct += 1
+            attrs[sc.PTC_SERVER_TOOL_CALLS_DIRECT] = direct
             attrs[sc.PTC_SERVER_TOOL_CALLS_PROGRAMMATIC] = programmatic
     sighting = ex.container
     if sighting is not None:

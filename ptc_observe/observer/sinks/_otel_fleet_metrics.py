@@ -24,6 +24,8 @@ __all__ = ["FleetMetrics"]
 
 _CALLERS = {True: sc.CALLER_PROGRAMMATIC, False: sc.CALLER_DIRECT}
 _EMPTY: dict[str, Any] = {}
+_Key = tuple[str | None, bool, bool | None]
+"""Tool, caller is programmatic, result is an error (``None`` for calls)."""
 
 
 class FleetMetrics:
@@ -61,7 +63,7 @@ class FleetMetrics:
         self.containers = (created, reused, expired)
         self.tools = BoundedValues(max_label_values)
         self._callers = {p: {sc.A_CALLER: c} for p, c in _CALLERS.items()}
-        self._attrs: dict[tuple[str | None, bool, bool | None], dict[str, Any]] = {}
+        self._attrs: dict[_Key, dict[str, Any]] = {}
 
     def _attributes(
         self, tool: str | None, programmatic: bool, is_error: bool | None
@@ -81,10 +83,12 @@ class FleetMetrics:
     def record(self, ex: Exchange, ctx: Context | None) -> None:
         """Record what the exchange alone says: the calls of a complete message, the
         results and containers of a request the API answered in full, refusals."""
+        cached = self._attrs.get  # a miss builds (and, when admitted, caches) the dict
         reply = ex.reply
         if reply is not None and ex.complete:
             for use in reply.tool_uses:
-                attrs = self._attributes(use.name, use.is_programmatic, None)
+                key: _Key = (use.name, use.is_programmatic, None)
+                attrs = cached(key) or self._attributes(*key)
                 self.tool_calls.add(1, attrs, context=ctx)
         if ex.outcome is not Outcome.OK:
             sighting = ex.container
@@ -93,7 +97,8 @@ class FleetMetrics:
             return
         for result in ex.request.tool_results:
             programmatic = result.is_programmatic
-            attrs = self._attributes(result.tool_name, programmatic, result.is_error)
+            key = (result.tool_name, programmatic, result.is_error)
+            attrs = cached(key) or self._attributes(*key)
             self.tool_results.add(1, attrs, context=ctx)
             if result.size_bytes:
                 self.tool_result_bytes.add(

@@ -37,10 +37,30 @@ __all__ = ["GenAIMetrics"]
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 # A context with no span: no exemplar. (An empty Context is falsy, and the SDK reads
 # ``context or get_current()``.)
-_NO_SPAN = set_span_in_context(INVALID_SPAN, Context())
+_EMPTY = Context()
+_NO_SPAN = set_span_in_context(INVALID_SPAN, _EMPTY)
 _INPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_INPUT)
 _OUTPUT = (sc.GEN_AI_TOKEN_TYPE, sc.TOKEN_TYPE_OUTPUT)
 _MODALITY = (sc.GEN_AI_TOKEN_MODALITY, sc.TOKEN_MODALITY_UNKNOWN)
+
+
+_Key = tuple[str | None, str | None, str | None, int | None]
+"""An exchange's label set: request model, response model, server address and port."""
+
+
+class _Labels:
+    """Every attribute dict of one label set, built once (see ``GenAIMetrics._labels``)."""
+
+    __slots__ = ("errors", "input", "modality", "model", "output", "plain")
+
+    def __init__(self, plain: dict[str, Any], model: str) -> None:
+        self.plain = plain
+        self.input = {**plain, _INPUT[0]: _INPUT[1]}
+        self.output = {**plain, _OUTPUT[0]: _OUTPUT[1]}
+        self.modality = {**plain, _MODALITY[0]: _MODALITY[1]}
+        self.model = model
+        """The raw model (``ex.model``, ``""`` when unknown), for the ``ptc.*`` counters."""
+        self.errors: dict[str, dict[str, Any]] = {}
 
 
 class GenAIMetrics:
@@ -58,6 +78,10 @@ class GenAIMetrics:
         meter = metrics.get_meter(
             sc.INSTRUMENTATION_SCOPE, __version__, meter_provider=meter_provider
         )
+        self.enabled = not isinstance(meter, metrics.NoOpMeter)
+        """False for the API's no-op meter (an explicit ``NoOpMeterProvider``): nothing
+        it is given goes anywhere, so the sink records nothing. The global provider's
+        proxy counts as enabled: it forwards once a provider is set."""
         D, T = list(sc.DURATION_BUCKETS), list(sc.TOKEN_BUCKETS)
         if not latest:
             self.duration = meter.create_histogram(
@@ -121,55 +145,50 @@ class GenAIMetrics:
         self.models = BoundedValues(max_label_values)
         self.tools = BoundedValues(max_label_values)
         self.errors = BoundedValues(max_label_values)
-        self._attrs: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._by_key: dict[_Key, _Labels] = {}
         self.ptc = PTCMetrics(meter, max_label_values, self.models)
         self.report: Callable[[str, BaseException], None] | None = None
         """Where a failed exemplar context is reported (the metrics are still recorded)."""
         self.fleet = FleetMetrics(meter, max_label_values)
 
-    def _attributes(
-        self,
-        ex: Exchange,
-        base: tuple[Any, ...],
-        error: str | None,
-        extra: tuple[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """The attribute dict of one (exchange labels, error, extra) combination, cached.
+    def _labels(self, key: _Key) -> _Labels:
+        """The attribute dicts of one ``(model, response model, address, port)``.
 
-        ``base`` is :func:`_base_key` of the exchange, built once per :meth:`record`.
+        Built on the first exchange of the combination and cached when its models are
+        admitted (folded ones are rebuilt each time, so the cache stays bounded).
         """
-        key = (base, error, extra)
-        attrs = self._attrs.get(key)
-        if attrs is not None:
-            return attrs
-        req = ex.request
-        response_model = base[1]
-        model = self.models(ex.model)
-        resp = self.models(response_model)
-        err = self.errors(error) if error else ""
-        attrs = {
+        labels = self._by_key.get(key)
+        if labels is not None:
+            return labels
+        model_raw, response_raw, address, port = key
+        model = self.models(model_raw)
+        resp = self.models(response_raw)
+        plain: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OPERATION_CHAT,
             sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_ANTHROPIC,
         }
         if model:
-            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+            plain[sc.GEN_AI_REQUEST_MODEL] = model
         if resp:
-            attrs[sc.GEN_AI_RESPONSE_MODEL] = resp
-        if req.server_address:
-            attrs[sc.SERVER_ADDRESS] = req.server_address
-            if req.server_port is not None:  # conditionally required with the address
-                attrs[sc.SERVER_PORT] = req.server_port
-        if err:
-            attrs[sc.ERROR_TYPE] = err
-        if extra is not None:
-            attrs[extra[0]] = extra[1]
-        # Cache only combinations of admitted values, so the cache stays bounded.
-        if (
-            model == (ex.model or "")
-            and resp == (response_model or "")
-            and err == (error or "")
-        ):
-            self._attrs[key] = attrs
+            plain[sc.GEN_AI_RESPONSE_MODEL] = resp
+        if address:
+            plain[sc.SERVER_ADDRESS] = address
+            if port is not None:  # conditionally required with the address
+                plain[sc.SERVER_PORT] = port
+        labels = _Labels(plain, model_raw or "")
+        if model == (model_raw or "") and resp == (response_raw or ""):
+            self._by_key[key] = labels
+        return labels
+
+    def _with_error(self, labels: _Labels, error: str) -> dict[str, Any]:
+        """``labels.plain`` plus ``error.type`` (bounded), cached on ``labels`` when admitted."""
+        found = labels.errors.get(error)
+        if found is not None:
+            return found
+        err = self.errors(error)
+        attrs = {**labels.plain, sc.ERROR_TYPE: err}
+        if err == error:
+            labels.errors[error] = attrs
         return attrs
 
     def record(self, ex: Exchange, span_context: SpanContext | None = None) -> None:
@@ -188,10 +207,15 @@ class GenAIMetrics:
             if self.report is not None:
                 self.report("exemplar", exc)
         reply = ex.reply
-        response_model = reply.model if reply is not None else None
-        # The exchange's part of every cache key, built once (up to five lookups follow).
         req = ex.request
-        base = (ex.model, response_model, req.server_address, req.server_port)
+        response_model = reply.model if reply is not None else None
+        # ``ex.model``: the request's model, else the response's.
+        model = req.model if req.model is not None else response_model
+        # One lookup per exchange gives every attribute dict of its label set.
+        labels = self._labels(
+            (model, response_model, req.server_address, req.server_port)
+        )
+        plain = labels.plain
         outcome = ex.outcome
         error = (
             ex.error_type
@@ -200,12 +224,12 @@ class GenAIMetrics:
             else None
         )  # fmt: skip
         timings = ex.timings
-        duration = timings.finished - timings.sent
-        attrs = self._attributes(ex, base, error)
-        self.duration.record(duration, attrs, context=ctx)
-        latest = self.latest
+        self.duration.record(
+            timings.finished - timings.sent,
+            plain if error is None else self._with_error(labels, error),
+            context=ctx,
+        )
         if ex.streamed and timings.first_token is not None:
-            plain = self._attributes(ex, base, None)
             self.ttfc.record(timings.first_token - timings.sent, plain, context=ctx)
         usage = reply.usage if reply is not None else None
         uncached = usage.input_tokens if usage is not None else None
@@ -215,16 +239,14 @@ class GenAIMetrics:
             (usage.cache_creation_input_tokens or 0) if usage is not None else 0
         )
         total_input = (uncached or 0) + cache_read + cache_write
-        if not latest:
+        if not self.latest:
             if uncached is not None:
-                attrs_in = self._attributes(ex, base, None, _INPUT)
-                self.token_usage.record(total_input, attrs_in, context=ctx)
+                self.token_usage.record(total_input, labels.input, context=ctx)
             if output is not None:
-                attrs_out = self._attributes(ex, base, None, _OUTPUT)
-                self.token_usage.record(output, attrs_out, context=ctx)
+                self.token_usage.record(output, labels.output, context=ctx)
         else:
             # gen2 counters: every operation, failures included, 0 without usage.
-            modality = self._attributes(ex, base, None, _MODALITY)
+            modality = labels.modality
             for counter, value in zip(
                 self.usage2,
                 (total_input, output or 0, cache_read, cache_write),
@@ -233,14 +255,13 @@ class GenAIMetrics:
                 counter.add(value, modality, context=ctx)
             if error is None:
                 # Per-operation histograms: operations that completed, no error.type.
-                plain = self._attributes(ex, base, None)
                 if uncached is not None:
                     self.operation2[0].record(total_input, plain, context=ctx)
                 if output is not None:
                     self.operation2[1].record(output, plain, context=ctx)
             self._tool_durations(ex, ctx)
         if reply is not None:
-            self.ptc.record(ex, reply, ctx)
+            self.ptc.record(ex, reply, ctx, labels.model)
         self.fleet.record(ex, ctx)
 
     def _tool_durations(self, ex: Exchange, ctx: Context | None) -> None:
@@ -265,7 +286,9 @@ def _context(ex: Exchange, span_context: SpanContext | None) -> Context | None:
             span_context = SpanContext(
                 ex.trace_id, ex.span_id, is_remote=False, trace_flags=_SAMPLED
             )
-        return set_span_in_context(NonRecordingSpan(span_context))
+        # On an empty context, not the current one: the exemplar reads the span alone,
+        # and the current context would cost a lookup and a copy of what it holds.
+        return set_span_in_context(NonRecordingSpan(span_context), _EMPTY)
     ctx: Context | None = ex.parent_context
     if ctx:
         # The SDK's exemplar filter reads the span of this context while it records;

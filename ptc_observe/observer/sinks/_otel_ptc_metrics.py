@@ -25,6 +25,26 @@ __all__ = ["PTCMetrics"]
 _TTLS = (sc.TTL_5M, sc.TTL_1H, sc.TTL_UNKNOWN)
 
 
+class _ModelLabels:
+    """The attribute dicts of the model-keyed counters for one model, built once."""
+
+    __slots__ = ("base", "components", "server_requests", "ttls")
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        ttls: tuple[dict[str, Any], ...],
+        components: tuple[dict[str, Any], ...],
+    ) -> None:
+        self.base = base
+        """``gen_ai.request.model`` alone (reasoning and unpriced tokens)."""
+        self.ttls = ttls
+        """By time to live, in ``usage.cache_write_by_ttl()`` order."""
+        self.components = components
+        """By cost component, in ``COST_COMPONENTS`` order."""
+        self.server_requests: dict[str, dict[str, Any]] = {}
+
+
 class PTCMetrics:
     """The ``ptc.*`` counters of one meter (five, plus spend and unpriced tokens), with
     their attribute dicts cached."""
@@ -70,9 +90,38 @@ class PTCMetrics:
         self.variants = BoundedValues(max_label_values)
         self.server_tools = BoundedValues(64)
         self._attrs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._by_model: dict[str, _ModelLabels] = {}
+
+    def _model(self, model: str) -> _ModelLabels:
+        """The attribute dicts of one raw model, built once; cached when it is admitted."""
+        found = self._by_model.get(model)
+        if found is not None:
+            return found
+        label = self.models(model)
+        base: dict[str, Any] = {sc.GEN_AI_REQUEST_MODEL: label} if label else {}
+        found = _ModelLabels(
+            base,
+            tuple({**base, sc.A_TTL: ttl} for ttl in _TTLS),
+            tuple({**base, sc.A_COMPONENT: c} for c in COST_COMPONENTS),
+        )
+        if label == model:  # only admitted values: the cache stays bounded
+            self._by_model[model] = found
+        return found
+
+    def _server_request(self, labels: _ModelLabels, name: str) -> dict[str, Any]:
+        """The model's attributes plus ``server_tool`` (bounded), cached when admitted."""
+        found = labels.server_requests.get(name)
+        if found is not None:
+            return found
+        tool = self.server_tools(name)
+        attrs = {**labels.base, sc.A_SERVER_TOOL: tool}
+        if tool == name:
+            labels.server_requests[name] = attrs
+        return attrs
 
     def _attributes(self, key: str, first: str, second: str) -> dict[str, Any]:
-        """The attribute dict of one family and its two raw values, cached when admitted."""
+        """The attributes of a block counter (tool or variant, and caller or outcome),
+        cached when admitted."""
         cache_key = (key, first, second)
         attrs = self._attrs.get(cache_key)
         if attrs is not None:
@@ -80,67 +129,46 @@ class PTCMetrics:
         if key == sc.M_CODE_EXECUTIONS:
             one = self.variants(first)
             attrs = {sc.GEN_AI_TOOL_NAME: one, sc.A_OUTCOME: second}
-        elif key == sc.M_SERVER_TOOL_CALLS:
+        else:
             one = self.tools(first)
             attrs = {sc.GEN_AI_TOOL_NAME: one, sc.A_CALLER: second}
-        else:
-            one = self.models(first)
-            attrs = {sc.GEN_AI_REQUEST_MODEL: one} if one else {}
-            if key == sc.M_SERVER_TOOL_REQUESTS:
-                tool = self.server_tools(second)
-                attrs[sc.A_SERVER_TOOL] = tool
-                if tool != second:
-                    return attrs
-            elif key == sc.M_CACHE_WRITE_TOKENS:
-                attrs[sc.A_TTL] = second
-            elif key == sc.M_COST_USD:
-                attrs[sc.A_COMPONENT] = second
         if one == first:  # only admitted values: the cache stays bounded
             self._attrs[cache_key] = attrs
         return attrs
 
-    def record(self, ex: Exchange, reply: Reply, ctx: Context | None) -> None:
-        """Record what ``reply`` holds; blocks only of a complete response."""
+    def record(
+        self, ex: Exchange, reply: Reply, ctx: Context | None, model: str | None = None
+    ) -> None:
+        """Record what ``reply`` holds; blocks only of a complete response.
+
+        ``model`` is ``ex.model`` (``""`` when unknown) when the caller has it.
+        """
         usage = reply.usage
-        model = ex.model or ""
-        attributes = self._attributes
+        labels = self._model((ex.model or "") if model is None else model)
         reasoning = usage.reasoning_tokens
         if reasoning:
-            self.reasoning_tokens.add(
-                reasoning, attributes(sc.M_REASONING_TOKENS, model, ""), context=ctx
-            )
+            self.reasoning_tokens.add(reasoning, labels.base, context=ctx)
         if usage.cache_creation_input_tokens:
-            for ttl, count in zip(_TTLS, usage.cache_write_by_ttl(), strict=True):
+            for attrs, count in zip(
+                labels.ttls, usage.cache_write_by_ttl(), strict=True
+            ):
                 if count:
-                    self.cache_write_tokens.add(
-                        count,
-                        attributes(sc.M_CACHE_WRITE_TOKENS, model, ttl),
-                        context=ctx,
-                    )
+                    self.cache_write_tokens.add(count, attrs, context=ctx)
         for name, count in usage.server_tool_requests:
             if count:
                 self.server_tool_requests.add(
-                    count,
-                    attributes(sc.M_SERVER_TOOL_REQUESTS, model, name),
-                    context=ctx,
+                    count, self._server_request(labels, name), context=ctx
                 )
         cost = ex.cost
         if cost is not None:
-            for component, amount in zip(COST_COMPONENTS, cost.components, strict=True):
+            for attrs, amount in zip(labels.components, cost.components, strict=True):
                 if amount:
-                    self.cost.add(
-                        amount,
-                        attributes(sc.M_COST_USD, model, component),
-                        context=ctx,
-                    )
+                    self.cost.add(amount, attrs, context=ctx)
             if cost.unpriced_tokens:
-                self.unpriced_tokens.add(
-                    cost.unpriced_tokens,
-                    attributes(sc.M_UNPRICED_TOKENS, model, ""),
-                    context=ctx,
-                )
+                self.unpriced_tokens.add(cost.unpriced_tokens, labels.base, context=ctx)
         if not ex.complete:
             return  # a cut stream's partial blocks never reach the application
+        attributes = self._attributes
         for use in reply.server_tool_uses:
             caller = (
                 sc.CALLER_PROGRAMMATIC

@@ -173,6 +173,7 @@ class OTelSink:
             sc.latest_experimental() if latest_semconv is None else latest_semconv
         )
         self.capture = content.capture_mode(capture_content, os.environ)
+        self._capturing = self.capture.enabled
         self.redact = redact
         self.max_content_chars = max_content_chars
         self.infer_tool_spans = infer_tool_spans
@@ -191,6 +192,7 @@ class OTelSink:
             latest=self.latest_semconv,
             max_label_values=max_label_values,
         )
+        self._metrics_on = self.metrics.enabled
         self.code_execution_spans = code_execution_spans
         self._code = CodeExecutionSpans(
             self._tracer,
@@ -212,6 +214,8 @@ class OTelSink:
 
     def on_exchange(self, exchange: Exchange) -> None:
         """Record the GenAI metrics of one exchange."""
+        if not self._metrics_on:
+            return  # the API's no-op meter: every measurement would be dropped
         # The span context ``trace`` remembered: exemplars point at it without a new one.
         self.metrics.record(exchange, self._spans.get(exchange.id))
         if exchange.code_executions:
@@ -247,7 +251,13 @@ class OTelSink:
         links: Sequence[Link] = self._links(ex.answers) if ex.answers else ()
         code = self._code if ex.code_executions and self.code_execution_spans else None
         if code is not None:
-            links = [*links, *code.before(ex, _app_context(parent_ctx, sdk_span))]
+            # The application's context is looked up only when a code execution's span
+            # starts here (once per run), not on every resume.
+            code_links = code.before(
+                ex, lambda: _app_context(parent_ctx, sdk_span) if parent_ctx else None
+            )
+            if code_links:
+                links = [*links, *code_links]
         if (
             sdk_span is not None
             and self.sdk_span_mode == "enrich"
@@ -257,7 +267,8 @@ class OTelSink:
             span_ctx = sdk_span.get_span_context()
         else:
             span_ctx = self._span(ex, parent_ctx, sdk_span, links)
-        if span_ctx.is_valid:
+        valid = span_ctx.is_valid
+        if valid:
             self._remember(ex.id, span_ctx)
         if code is not None:
             code.after(ex, span_ctx)
@@ -271,7 +282,7 @@ class OTelSink:
                 self._execute_tool_span(ex, t, app_ctx)
         if code is not None:
             code.finish(ex)
-        if span_ctx.is_valid and span_ctx.trace_flags & _SAMPLED:
+        if valid and span_ctx.trace_flags & _SAMPLED:
             if fresh:
                 _set_field(ex, "trace_id", span_ctx.trace_id)
                 _set_field(ex, "span_id", span_ctx.span_id)
@@ -299,10 +310,13 @@ class OTelSink:
             attrs.update(attributes.http_response_attributes(ex))
             attributes.add_ptc_attributes(ex, attrs)
         else:
-            model = ex.model
-            name = f"{sc.OPERATION_CHAT} {model}" if model else sc.OPERATION_CHAT
+            req = ex.request
+            # Name and the attributes model and server fix, decided once per combination.
+            name, base = attributes.chat_base(
+                ex.model, req.server_address, req.server_port
+            )
             latest = self.latest_semconv
-            attrs = attributes.start_attributes(ex, latest)
+            attrs = attributes.start_attributes(ex, latest, base)
             samples_all = self._samples_all
             if samples_all is None:
                 samples_all = self._samples_all = samples_every_root(
@@ -328,7 +342,10 @@ class OTelSink:
             links=links,
             start_time=timings.sent_unix_ns,
         )
-        if span.is_recording():
+        # Only what needs the recording span asks whether it records.
+        if (
+            deferred or status is not None or self._capturing or self.tool_call_events
+        ) and span.is_recording():
             if deferred:
                 later = attributes.add_end_attributes(ex, self.latest_semconv, {})
                 if status is not None:
@@ -337,7 +354,7 @@ class OTelSink:
             reply = ex.reply
             if self.tool_call_events and reply is not None:
                 self._events(span, reply, end)
-            if self.capture.enabled:
+            if self._capturing:
                 self._content(span, ex)
             if status is not None:
                 span.set_status(Status(StatusCode.ERROR, status[1]))
