@@ -501,7 +501,7 @@ class TestMetrics:
         def fail(*args: Any) -> None:
             raise AssertionError("metrics recorded into the no-op meter")
 
-        sink.metrics.record = fail  # type: ignore[method-assign]
+        sink.metrics.record = fail  # type: ignore[method-assign,assignment]
         run(sink, factory.make("02_ptc_turn1_response.json"))
         assert only(span_exporter).name == f"chat {MODEL}"
 
