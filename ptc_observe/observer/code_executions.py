@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..events import CodeExecution, ContainerEnded, Exchange, Reply
+from ..models import DIRECT
 from .correlator import Limits
 
 __all__ = [
@@ -60,6 +61,10 @@ END_CONTAINER = "container_ended"
 END_EVICTED = "evicted"
 END_CLOSED = "closed"
 SWEEP_INTERVAL_SECONDS = 1.0
+
+_Seen = tuple[int, int, int, float, str | None]
+"""What one exchange tells the code executions it shows: ``(seen_ns, end_ns, exchange
+id, deadline, container id)`` (:func:`_seen`)."""
 
 # A fresh record (``track(fresh=True)``: just built, not yet shared) gets its field set
 # in place, as the correlator does; any other is copied with dataclasses.replace.
@@ -127,6 +132,47 @@ class _Open:
         )
 
 
+def _seen(ex: Exchange, reply: Reply, deadline: float) -> _Seen:
+    """What one exchange tells every code execution it shows (built once per exchange)."""
+    timings = ex.timings
+    sent = timings.sent
+    at = timings.headers if timings.headers is not None else sent
+    container = reply.container
+    return (
+        # Timings.unix_ns, inline.
+        timings.sent_unix_ns + int((at - sent) * 1e9),
+        timings.sent_unix_ns + int((timings.finished - sent) * 1e9),
+        ex.id,
+        deadline,
+        container.id if container is not None else ex.request.container_id,
+    )
+
+
+def _snapshot(
+    state: _Open,
+    outcome: str | None,
+    return_code: int | None,
+    end_reason: str | None,
+    ended_ns: int | None,
+) -> CodeExecution:
+    """The record of ``state`` as of now (``_Open.record``, one call less)."""
+    return CodeExecution(
+        state.id,
+        state.name,
+        state.started_ns,
+        state.started_by,
+        state.start_observed,
+        state.container_id,
+        state.calls,
+        state.server_calls,
+        state.exchanges,
+        outcome,
+        return_code,
+        end_reason,
+        ended_ns,
+    )
+
+
 def _shows_code_execution(reply: Reply) -> bool:
     """True when the reply has a code-execution start, call or result (cheap checks)."""
     if reply.code_results:
@@ -177,8 +223,18 @@ class CodeExecutionTracker:
         """
         reply = ex.reply
         shows = ex.complete and reply is not None and _shows_code_execution(reply)
-        if not shows and not self._open:
-            return ex  # the hot path: nothing open, nothing shown
+        if not shows:
+            if not self._open:
+                return ex  # the hot path: nothing open, nothing shown
+            if not ex.request.tool_results:
+                # Nothing to follow or link: only a due sweep (once a second) is work.
+                now = self._clock()
+                if now >= self._next_sweep:
+                    due: list[CodeExecution] = []
+                    with self._lock:
+                        self._sweep_locked(now, due)
+                    self._fire(due)
+                return ex
         ended: list[CodeExecution] = []
         records: tuple[CodeExecution, ...] = ()
         with self._lock:
@@ -188,7 +244,7 @@ class CodeExecutionTracker:
             if shows:
                 assert reply is not None
                 records = self._follow(ex, reply, now, ended)
-            elif ex.request.tool_results:
+            else:
                 # No usable reply (an error, a cut stream): the request still says which
                 # code execution it resumed, so its span links there too.
                 records = self._answered(ex)
@@ -234,71 +290,87 @@ class CodeExecutionTracker:
     def _follow(
         self, ex: Exchange, reply: Reply, now: float, ended: list[CodeExecution]
     ) -> tuple[CodeExecution, ...]:
-        timings = ex.timings
-        seen = timings.headers if timings.headers is not None else timings.sent
-        seen_ns = timings.unix_ns(seen)
-        end_ns = timings.unix_ns(timings.finished)
-        container = reply.container
-        container_id = (
-            container.id if container is not None else ex.request.container_id
-        )
-        deadline = now + self.limits.code_execution_ttl_seconds
-        opened = self._open
+        # The order of the passes decides which block names a code execution first
+        # (its start before the calls it made) and the order of the records.
         touched: dict[str, _Open] = {}
-
-        def state_of(code_id: str, name: str | None, observed: bool) -> _Open:
-            state = touched.get(code_id)
-            if state is not None:
-                return state
-            state = opened.get(code_id)
-            if state is None:
-                state = _Open(
-                    code_id, name or DEFAULT_VARIANT, seen_ns, ex.id, observed
-                )
-                opened[code_id] = state
-            else:
-                opened.move_to_end(code_id)
-                if name is not None:
-                    state.name = name
-            state.exchanges += 1
-            state.deadline = deadline
-            state.last_ns = end_ns
-            if container_id is not None:
-                state.container_id = container_id
-            touched[code_id] = state
-            return state
-
-        for start in reply.server_tool_uses:
-            if start.name in CODE_EXECUTION_TOOLS:
-                state_of(start.id, start.name, True)
+        seen = _seen(ex, reply, now + self.limits.code_execution_ttl_seconds)
+        server_uses = reply.server_tool_uses
+        for start in server_uses:
+            name = start.name
+            if name in CODE_EXECUTION_TOOLS and start.id not in touched:
+                self._touch(touched, start.id, name, True, seen)
         for use in reply.tool_uses:
             caller = use.caller_tool_id
             if caller is not None:
-                state_of(caller, None, False).calls += 1
-        for server_use in reply.server_tool_uses:
+                state = touched.get(caller) or self._touch(
+                    touched, caller, None, False, seen
+                )
+                state.calls += 1
+        for server_use in server_uses:
             caller = server_use.caller_tool_id
-            if caller is not None and server_use.is_programmatic:
-                state_of(caller, None, False).server_calls += 1
-        records: dict[str, CodeExecution] = {}
-        for result in reply.code_results:
-            code_id = result.tool_use_id
-            variant = result.variant
-            state = state_of(
-                code_id, variant if variant in CODE_EXECUTION_TOOLS else None, False
+            # ServerToolUse.is_programmatic, inline.
+            if caller is not None and server_use.caller_type != DIRECT:
+                state = touched.get(caller) or self._touch(
+                    touched, caller, None, False, seen
+                )
+                state.server_calls += 1
+        results = reply.code_results
+        if not results:
+            # Most replies: code ran and paused (or made its calls); nothing ended.
+            records = tuple(
+                [_snapshot(state, None, None, None, None) for state in touched.values()]
             )
-            opened.pop(code_id, None)
-            records[code_id] = state.record(
-                result.outcome, result.return_code, END_RESULT, end_ns
-            )
-        for code_id, state in touched.items():
-            if code_id not in records:
-                records[code_id] = state.record()
-        excess = len(opened) - self.limits.max_code_executions
+        else:
+            opened = self._open
+            done: dict[str, CodeExecution] = {}
+            for result in results:
+                code_id = result.tool_use_id
+                variant = result.variant
+                known = variant if variant in CODE_EXECUTION_TOOLS else None
+                state = touched.get(code_id) or self._touch(
+                    touched, code_id, known, False, seen
+                )
+                opened.pop(code_id, None)
+                done[code_id] = _snapshot(
+                    state, result.outcome, result.return_code, END_RESULT, seen[1]
+                )
+            for code_id, state in touched.items():
+                if code_id not in done:
+                    done[code_id] = _snapshot(state, None, None, None, None)
+            records = tuple(done.values())
+        excess = len(self._open) - self.limits.max_code_executions
         while excess > 0:
-            _, old = opened.popitem(last=False)
+            _, old = self._open.popitem(last=False)
             ended.append(_unfinished(old, END_EVICTED))
             excess -= 1
-        return tuple(records.values())
+        return records
+
+    def _touch(
+        self,
+        touched: dict[str, _Open],
+        code_id: str,
+        name: str | None,
+        observed: bool,
+        seen: _Seen,
+    ) -> _Open:
+        """The state of ``code_id`` as this exchange shows it (once per exchange)."""
+        seen_ns, end_ns, ex_id, deadline, container_id = seen
+        opened = self._open
+        state = opened.get(code_id)
+        if state is None:
+            state = _Open(code_id, name or DEFAULT_VARIANT, seen_ns, ex_id, observed)
+            opened[code_id] = state
+        else:
+            opened.move_to_end(code_id)
+            if name is not None:
+                state.name = name
+        state.exchanges += 1
+        state.deadline = deadline
+        state.last_ns = end_ns
+        if container_id is not None:
+            state.container_id = container_id
+        touched[code_id] = state
+        return state
 
     def _answered(self, ex: Exchange) -> tuple[CodeExecution, ...]:
         """Snapshots of the open code executions whose calls ``ex``'s request answers."""

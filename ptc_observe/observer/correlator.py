@@ -28,15 +28,18 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..events import (
     ContainerEnded,
     ContainerSighting,
     Exchange,
+    Outcome,
     Reply,
     ToolResultSent,
     ToolTurnaround,
 )
+from ..models import DIRECT
 from .fleet import container_use
 
 __all__ = ["Correlator", "Limits"]
@@ -98,35 +101,13 @@ class _Container:
         """Messages of the request whose response gave ``expires_at``."""
 
 
-class _Pending:
-    __slots__ = (
-        "answered",
-        "asked_at",
-        "asked_by",
-        "caller",
-        "caller_tool_id",
-        "caller_type",
-        "deadline",
-        "name",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        caller_type: str,
-        caller_tool_id: str | None,
-        asked_at: float,
-        asked_by: int,
-        deadline: float,
-    ) -> None:
-        self.name = name
-        self.caller_type = caller_type
-        self.caller_tool_id = caller_tool_id
-        self.caller = "direct" if caller_tool_id is None else "programmatic"
-        self.asked_at = asked_at
-        self.asked_by = asked_by
-        self.deadline = deadline
-        self.answered = False
+# A pending tool call is ``[use, asked, answered]``: the reply's own ToolUse record, the
+# asking exchange's ``(asked_at, asked_by, deadline)`` (one tuple shared by every call of
+# that reply) and whether a result came already. No object is built per call.
+_USE = 0
+_ASKED = 1
+_ANSWERED = 2
+_DEADLINE = 2  # in the ``asked`` tuple
 
 
 class Correlator:
@@ -144,7 +125,7 @@ class Correlator:
         self._clock = clock
         self._lock = threading.Lock()
         self._containers: OrderedDict[str, _Container] = OrderedDict()
-        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending: OrderedDict[str, list[Any]] = OrderedDict()
         self._listeners: list[Callable[[ContainerEnded], None]] = []
         self._next_sweep = 0.0
 
@@ -169,6 +150,11 @@ class Correlator:
         """
         request = ex.request
         reply = ex.reply
+        results = request.tool_results
+        asks = reply is not None and reply.stop_reason == "tool_use"
+        sights = request.container_id is not None or (
+            reply is not None and reply.container is not None
+        )
         ended: list[ContainerEnded] = []
         turnarounds: tuple[ToolTurnaround, ...] = ()
         answers: tuple[int, ...] = ()
@@ -178,23 +164,27 @@ class Correlator:
             now = self._clock()
             if now >= self._next_sweep:
                 self._sweep_locked(now, ended)
-            if request.tool_results:
-                turnarounds, answers, unmatched = self._match_results(ex)
-            if reply is not None and reply.stop_reason == "tool_use":
+            if results:
+                turnarounds, answers, unmatched = self._match_results(ex, results)
+            if asks:
+                assert reply is not None
                 self._register_calls(ex, reply, now)
-            if request.container_id is not None or (
-                reply is not None and reply.container is not None
-            ):
+            if sights:
                 sighting = self._sight_container(ex, ended)
         if ended:
             self._fire(ended)
-        if not (turnarounds or answers or unmatched or sighting):
-            return ex
         if fresh:
-            _set_field(ex, "tool_turnarounds", turnarounds)
-            _set_field(ex, "answers", answers)
-            _set_field(ex, "unmatched_results", unmatched)
-            _set_field(ex, "container", sighting)
+            # A fresh record holds the defaults: write only what differs.
+            if turnarounds:
+                _set_field(ex, "tool_turnarounds", turnarounds)
+            if answers:
+                _set_field(ex, "answers", answers)
+            if unmatched:
+                _set_field(ex, "unmatched_results", unmatched)
+            if sighting is not None:
+                _set_field(ex, "container", sighting)
+            return ex
+        if not (turnarounds or answers or unmatched or sighting):
             return ex
         return dataclasses.replace(
             ex,
@@ -232,56 +222,58 @@ class Correlator:
     # --- tool calls ---
 
     def _match_results(
-        self, ex: Exchange
+        self, ex: Exchange, results: tuple[ToolResultSent, ...]
     ) -> tuple[tuple[ToolTurnaround, ...], tuple[int, ...], tuple[ToolResultSent, ...]]:
-        turnarounds: list[ToolTurnaround] = []
-        answers: list[int] = []
-        unmatched: list[ToolResultSent] = []
+        # Tuples grow in place of lists: a request carries a handful of results, most
+        # often one, so this builds no list and converts nothing.
+        turnarounds: tuple[ToolTurnaround, ...] = ()
+        answers: tuple[int, ...] = ()
+        unmatched: tuple[ToolResultSent, ...] = ()
+        pending = self._pending
         sent = ex.timings.sent
-        for result in ex.request.tool_results:
-            pending = self._pending.get(result.tool_use_id)
-            if pending is None:
+        for result in results:
+            entry = pending.get(result.tool_use_id)
+            if entry is None:
                 # Asked in a response another process saw (or one forgotten): the call is
                 # known from the request itself, its turnaround and asking span are not.
-                unmatched.append(result)
+                unmatched += (result,)
                 continue
-            if pending.asked_by not in answers:
-                answers.append(pending.asked_by)
+            asked_at, asked_by, _ = entry[_ASKED]
+            if asked_by not in answers:
+                answers += (asked_by,)
             # A retry resends the same results: link it, but the tool ran only once.
-            if pending.answered:
+            if entry[_ANSWERED]:
                 continue
-            pending.answered = True
-            seconds = sent - pending.asked_at
-            turnarounds.append(
+            entry[_ANSWERED] = True
+            use = entry[_USE]
+            caller_tool_id = use.caller_tool_id
+            # ToolUse.is_programmatic, inline.
+            programmatic = caller_tool_id is not None and use.caller_type != DIRECT
+            seconds = sent - asked_at
+            turnarounds += (
                 ToolTurnaround(
                     result.tool_use_id,
-                    pending.name,
-                    pending.caller,
-                    pending.caller_type,
-                    pending.caller_tool_id,
+                    use.name,
+                    "programmatic" if programmatic else DIRECT,
+                    use.caller_type,
+                    caller_tool_id if programmatic else None,
                     seconds if seconds > 0.0 else 0.0,
                     result.size_bytes,
                     result.is_error,
-                    pending.asked_by,
-                )
+                    asked_by,
+                ),
             )
-        return tuple(turnarounds), tuple(answers), tuple(unmatched)
+        return turnarounds, answers, unmatched
 
     def _register_calls(self, ex: Exchange, reply: Reply, now: float) -> None:
         pending = self._pending
-        deadline = now + self.limits.pending_ttl_seconds
-        asked_at = ex.timings.finished
-        asked_by = ex.id
+        asked = (ex.timings.finished, ex.id, now + self.limits.pending_ttl_seconds)
         for use in reply.tool_uses:
             call_id = use.id
-            tool_id = use.caller_tool_id if use.is_programmatic else None
-            entry = _Pending(
-                use.name, use.caller_type, tool_id, asked_at, asked_by, deadline
-            )
             # A repeated id moves to the end (newest); a new one is appended there anyway.
             if call_id in pending:
                 del pending[call_id]
-            pending[call_id] = entry
+            pending[call_id] = [use, asked, False]
         excess = len(pending) - self.limits.max_pending_tool_calls
         while excess > 0:
             pending.popitem(last=False)
@@ -297,9 +289,18 @@ class Correlator:
         end_ts = sent_ts + (timings.finished - timings.sent)
         request = ex.request
         requested = request.container_id
-        answered = ex.reply.container if ex.reply is not None else None
+        reply = ex.reply
+        answered = reply.container if reply is not None else None
         containers = self._containers
-        created, reused, expired = container_use(ex)
+        if ex.outcome is Outcome.OK:
+            # fleet.container_use for a complete response, inline (the common case): a
+            # container other than the requested one was created, else the request's
+            # container (if any) was reused.
+            expired = False
+            created = answered is not None and answered.id != requested
+            reused = not created and requested is not None
+        else:
+            created, reused, expired = container_use(ex)
 
         if expired:
             # The API refused the container: it is gone here too.
@@ -395,7 +396,7 @@ class Correlator:
         # Insertion order is deadline order (one TTL for all), so stop at the first live one.
         while pending:
             first = next(iter(pending.values()))
-            if first.deadline > now:
+            if first[_ASKED][_DEADLINE] > now:
                 break
             pending.popitem(last=False)
         idle = self.limits.container_ttl_seconds

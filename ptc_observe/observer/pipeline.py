@@ -322,7 +322,9 @@ class Observer:
             except Exception as exc:
                 self.telemetry_error("trace", exc)
             else:
-                if isinstance(traced, Exchange):
+                # A tracer returns the record it was given (the built-in one writes
+                # its span ids into it) or a copy; anything else is ignored.
+                if traced is not ex and isinstance(traced, Exchange):
                     ex = traced
         for receive in self._receivers:
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import Exchange, ExchangeCost, TokenUsage
-from .book import ModelPrice, PriceBook
+from .book import PriceBook
 from .rates import TokenCounts
 from .runs import RunTracker
 
@@ -73,22 +73,37 @@ class Accountant:
         """
         return self._price(ex)[0]
 
-    def _price(self, ex: Exchange) -> tuple[ExchangeCost | None, ModelPrice | None]:
+    def _price(
+        self, ex: Exchange
+    ) -> tuple[ExchangeCost | None, tuple[int, int] | None]:
+        """The cost of ``ex`` and its model's exact input rate (``None``: unpriced)."""
         reply = ex.reply
         book = self.book
         if reply is None or book is None:
             return None, None
         usage = reply.usage
-        if usage.is_empty:
-            return None, None
-        inp = usage.input_tokens or 0
-        out = usage.output_tokens or 0
+        inp = usage.input_tokens
+        out = usage.output_tokens
+        if inp is None and out is None:
+            return None, None  # the response reported no usage
+        inp = inp or 0
+        out = out or 0
         read = usage.cache_read_input_tokens or 0
         write = usage.cache_creation_input_tokens or 0
         reasoning = usage.reasoning_tokens or 0
-        for value in (inp, out, read, write, reasoning):
-            if type(value) is not int or value < 0:
-                counts_of(usage)  # raises the precise ValueError
+        if not (
+            type(inp) is int
+            and type(out) is int
+            and type(read) is int
+            and type(write) is int
+            and type(reasoning) is int
+            and inp >= 0
+            and out >= 0
+            and read >= 0
+            and write >= 0
+            and reasoning >= 0
+        ):
+            counts_of(usage)  # raises the precise ValueError
         five = hour = 0
         if write:
             five, hour, _ = usage.cache_write_by_ttl()
@@ -96,7 +111,9 @@ class Accountant:
         for name, count in usage.server_tool_requests:
             if name == _WEB_SEARCH:
                 searches = count
-        container, seconds = self._container(ex, book)
+        container = seconds = 0.0
+        if reply.container is not None:
+            container, seconds = self._container(ex, book)
         model = ex.model
         found = book.lookup(model, ex.timings.sent_unix_ns) if model else None
         if found is None:
@@ -107,14 +124,21 @@ class Accountant:
                 unpriced_tokens=inp + out + read + write,
             )
             return unpriced, None
-        rates = found.card.rates_for(inp + read + write)
-        c_in, c_read, c_write, c_out, c_tools = rates.floats(
-            inp, out, read, write, five, hour, min(reasoning, out), searches
+        card = found.card
+        c_in, c_read, c_write, c_out, c_tools = card.floats(
+            inp,
+            out,
+            read,
+            write,
+            five,
+            hour,
+            reasoning if reasoning < out else out,
+            searches,
         )
         cost = ExchangeCost(
             found.id, c_in, c_read, c_write, c_out, c_tools, container, seconds
         )
-        return cost, found
+        return cost, card.input_ratio
 
     def account(self, ex: Exchange) -> Exchange:
         """Set ``ex.cost`` and ``ex.run`` on a fresh record (one nothing else holds
@@ -124,10 +148,9 @@ class Accountant:
             ValueError: the usage has a negative or non-integer count (``ex`` then gets
                 neither).
         """
-        cost, found = self._price(ex)
+        cost, rate = self._price(ex)
         if cost is not None:
             _set_field(ex, "cost", cost)
-        rate = None if found is None else found.card.input_rate
         run = self.runs.step(ex, rate)
         if run is not None:
             _set_field(ex, "run", run)
@@ -140,16 +163,16 @@ class Accountant:
         minimum when the request named no container (the API made one for it), unless
         the request declared a tool that makes code execution free.
         """
-        reply = ex.reply
-        if reply is None or reply.container is None:
-            return 0.0, 0.0
         rule = book.container
         request = ex.request
+        free = rule.free_with_tools
         for tool in request.tools:
-            if tool.type is not None and tool.type in rule.free_with_tools:
+            if tool.type is not None and tool.type in free:
                 return 0.0, 0.0
         timings = ex.timings
-        seconds = max(timings.finished - timings.sent, 0.0)
+        seconds = timings.finished - timings.sent
+        if seconds < 0.0:
+            seconds = 0.0
         if request.container_id is None and seconds < rule.minimum_seconds:
             seconds = rule.minimum_seconds
         return seconds * book.container_usd_per_second, seconds

@@ -24,6 +24,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from math import lcm
 from typing import Any
 
 __all__ = [
@@ -237,14 +238,25 @@ class Rates:
 
 
 class RateCard:
-    """A model's rates, by tier of total input tokens (one tier for most models)."""
+    """A model's rates, by tier of total input tokens (one tier for most models).
 
-    __slots__ = ("_rates", "_starts")
+    Each tier's rates are also kept as exact integer ratios over one denominator
+    (:meth:`floats`), so the observer prices an exchange with a few integer products
+    and one correctly rounded division per component: the same floats as the exact
+    decimal cost, without building a ``Decimal`` per exchange.
+    """
+
+    __slots__ = ("_exact", "_rates", "_starts", "input_ratio")
 
     def __init__(self, starts: tuple[int, ...], rates: tuple[Rates, ...]) -> None:
         self._starts = starts
         """Tier starts, ascending; ``rates[i + 1]`` applies above ``starts[i]``."""
         self._rates = rates
+        self._exact = tuple(_exact(r) for r in rates)
+        first = self._exact[0]
+        self.input_ratio: tuple[int, int] = (first[1], first[0])
+        """USD per uncached input token below the first tier, as an exact
+        ``(numerator, denominator)`` (for estimates)."""
 
     def rates_for(self, total_input_tokens: int) -> Rates:
         """The rates in force for a request of ``total_input_tokens`` input tokens."""
@@ -257,10 +269,78 @@ class RateCard:
         """The cost of one response's counts."""
         return self.rates_for(c.total_input_tokens).cost(c)
 
+    def floats(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int,
+        cache_write: int,
+        cache_write_5m: int,
+        cache_write_1h: int,
+        reasoning: int,
+        web_searches: int,
+    ) -> tuple[float, float, float, float, float]:
+        """:meth:`cost` in floats (input, cache read, cache write, output, server tools),
+        for the observer's hot path: each component is the correctly rounded float of
+        its exact value, so it equals ``float()`` of the component :meth:`cost` gives.
+
+        The counts must be non-negative ints, with ``cache_write_5m + cache_write_1h <=
+        cache_write`` and ``reasoning <= output_tokens`` (the caller checks).
+        """
+        starts = self._starts
+        if starts:
+            exact = self._exact[
+                bisect_left(starts, input_tokens + cache_read + cache_write)
+            ]
+        else:
+            exact = self._exact[0]
+        den, inp, read, write, write_5m, write_1h, out, reasoned, search = exact
+        # A kind without a price of its own has its parent's rate here, so splitting
+        # the count changes nothing: no branch on whether a split is priced.
+        return (
+            inp * input_tokens / den,
+            read * cache_read / den,
+            (
+                write * (cache_write - cache_write_5m - cache_write_1h)
+                + write_5m * cache_write_5m
+                + write_1h * cache_write_1h
+            )
+            / den,
+            (out * (output_tokens - reasoning) + reasoned * reasoning) / den,
+            search * web_searches / den,
+        )
+
     @property
     def input_rate(self) -> Decimal:
         """USD per uncached input token below the first tier (for estimates)."""
         return self._rates[0].input
+
+
+def _exact(r: Rates) -> tuple[int, ...]:
+    """``(denominator, input, cache read, cache write, 5m, 1h, output, reasoning, web
+    search)``: the rates of ``r`` as integers over one common denominator.
+
+    The 5-minute, 1-hour and reasoning rates are their parent's when the split has no
+    price of its own (as :meth:`Rates.cost` prices them). Python's ``int / int`` is
+    correctly rounded, so ``numerator * count / denominator`` is the float nearest the
+    exact decimal product.
+    """
+    write_5m = r.cache_write_5m if r.split_5m else r.cache_write
+    write_1h = r.cache_write_1h if r.split_1h else r.cache_write
+    reasoning = r.reasoning if r.split_reasoning else r.output
+    values = (
+        r.input,
+        r.cache_read,
+        r.cache_write,
+        write_5m,
+        write_1h,
+        r.output,
+        reasoning,
+        r.web_search,
+    )
+    ratios = [v.as_integer_ratio() for v in values]
+    den = lcm(*(d for _, d in ratios))
+    return (den, *(n * (den // d) for n, d in ratios))
 
 
 def _price_at(price: Any, total_input: int) -> Decimal | None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from decimal import Decimal
 
 from ..events import Exchange, RunFacts
+from ..models import DIRECT
 
 __all__ = [
     "BYTES_PER_TOKEN",
@@ -55,12 +55,13 @@ class RunTracker:
         self._max = max_open_runs
         self._lock = threading.Lock()
 
-    def step(self, ex: Exchange, input_rate: Decimal | None) -> RunFacts | None:
+    def step(self, ex: Exchange, input_rate: tuple[int, int] | None) -> RunFacts | None:
         """The run facts of ``ex``; ``None`` unless it carries a complete response.
 
         Args:
-            input_rate: USD per uncached input token of the exchange's model (``None``:
-                unpriced), for the savings estimate.
+            input_rate: USD per uncached input token of the exchange's model, as an
+                exact ``(numerator, denominator)`` (``None``: unpriced), for the savings
+                estimate.
         """
         reply = ex.reply
         if reply is None or not ex.complete:
@@ -70,7 +71,8 @@ class RunTracker:
         programmatic = pos.programmatic_calls
         direct = pos.direct_calls
         for use in reply.tool_uses:
-            if use.is_programmatic:
+            # ToolUse.is_programmatic, inline: this runs for every call of every reply.
+            if use.caller_tool_id is not None and use.caller_type != DIRECT:
                 programmatic += 1
             else:
                 direct += 1
@@ -79,23 +81,27 @@ class RunTracker:
         )
         kept = sent = 0
         for result in request.tool_results:
-            if result.is_programmatic:
+            if result.caller_tool_id is not None and result.caller_type != DIRECT:
                 kept += result.size_bytes
             else:
                 sent += result.size_bytes
-        saved_tokens = kept / BYTES_PER_TOKEN
-        saved_usd = (
-            float(input_rate * kept / BYTES_PER_TOKEN) if input_rate and kept else 0.0
-        )
+        saved_usd = 0.0
+        if kept and input_rate is not None and input_rate[0]:
+            # Exact: the float nearest rate * kept / 4 (int / int is correctly rounded).
+            saved_usd = input_rate[0] * kept / (input_rate[1] * BYTES_PER_TOKEN)
         finished = not reply.tool_uses and reply.stop_reason not in _CONTINUES
-        duration = self._wall_time(ex, finished)
         if not finished:
+            if ex.answers or not pos.exchanges_before and not pos.round_trips:
+                self._continue(ex, pos.exchanges_before == 0 and pos.round_trips == 0)
             return RunFacts(
                 mode,
-                bytes_to_container=kept,
-                bytes_to_context=sent,
-                saved_tokens_estimate=saved_tokens,
-                saved_usd_estimate=saved_usd,
+                False,
+                0,
+                0,
+                kept,
+                sent,
+                kept / BYTES_PER_TOKEN,
+                saved_usd,
             )
         return RunFacts(
             mode,
@@ -104,36 +110,47 @@ class RunTracker:
             pos.programmatic_calls + pos.direct_calls,
             kept,
             sent,
-            saved_tokens,
+            kept / BYTES_PER_TOKEN,
             saved_usd,
-            duration,
+            self._wall_time(ex),
         )
 
-    def _wall_time(self, ex: Exchange, finished: bool) -> float | None:
-        """Seconds since the run's first request, when this process saw all of it."""
-        pos = ex.request.run
+    def _continue(self, ex: Exchange, starts_run: bool) -> None:
+        """Remember the start of the run ``ex`` continues, keyed by ``ex`` (the next
+        request of the run answers ``ex``'s tool calls)."""
         timings = ex.timings
-        start: tuple[float, int] | None = None
-        if not pos.starts_run and not ex.answers:
-            return None  # nothing links it to a run this process saw begin
-        if finished and pos.starts_run:
-            return timings.finished - timings.sent  # a run of one exchange
         with self._lock:
-            if pos.starts_run:
+            start: tuple[float, int] | None = None
+            if starts_run:
                 start = (timings.sent, 1)
             else:
+                opened = self._open
                 for asked_by in ex.answers:
-                    found = self._open.pop(asked_by, None)
+                    found = opened.pop(asked_by, None)
                     if found is not None:
                         start = (found[0], found[1] + 1)
                         break
-            if start is None:
-                return None
-            if not finished:
+            if start is not None:
                 self._open[ex.id] = start
                 if len(self._open) > self._max:
                     self._open.popitem(last=False)
-                return None
-        if start[1] != pos.exchanges_before + 1:
+
+    def _wall_time(self, ex: Exchange) -> float | None:
+        """Seconds since the run's first request, when this process saw all of it
+        (``ex`` ends the run)."""
+        pos = ex.request.run
+        timings = ex.timings
+        if pos.starts_run:
+            return timings.finished - timings.sent  # a run of one exchange
+        if not ex.answers:
+            return None  # nothing links it to a run this process saw begin
+        start: tuple[float, int] | None = None
+        with self._lock:
+            for asked_by in ex.answers:
+                found = self._open.pop(asked_by, None)
+                if found is not None:
+                    start = found
+                    break
+        if start is None or start[1] != pos.exchanges_before:
             return None  # some exchange of the run went through another process
         return timings.finished - start[0]

@@ -173,6 +173,77 @@ def test_missing_component_prices_fall_back_like_the_library(
     assert card.cost(counts).total == expected.total_price
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    model_index=st.integers(0, 200),
+    uncached=st.integers(0, 400_000),
+    output=st.integers(0, 100_000),
+    reasoning_part=st.integers(0, 100),
+    cache_read=st.integers(0, 400_000),
+    cw5=st.integers(0, 100_000),
+    cw1=st.integers(0, 100_000),
+    unsplit=st.integers(0, 50_000),
+    searches=st.integers(0, 20),
+    probe=st.booleans(),
+)
+def test_the_hot_path_floats_are_the_exact_components_rounded_once(
+    model_index,
+    uncached,
+    output,
+    reasoning_part,
+    cache_read,
+    cw5,
+    cw1,
+    unsplit,
+    searches,
+    probe,
+):
+    """RateCard.floats (integer ratios, the observer's path) gives float() of each exact
+    decimal component of RateCard.cost, to the last bit, on every model and tier."""
+    _, models = anthropic_models()
+    if probe:  # every split priced on its own, and a tier
+        prices: dict[str, Any] = {
+            "input_mtok": TieredPrices(
+                base=Decimal("3"), tiers=[Tier(start=200_000, price=Decimal("6"))]
+            ),
+            "output_mtok": Decimal("15"),
+            "cache_read_mtok": Decimal("0.3"),
+            "cache_write_mtok": Decimal("3.75"),
+            "cache_write_5m_mtok": Decimal("3.5"),
+            "cache_write_1h_mtok": Decimal("6"),
+            "output_reasoning_mtok": Decimal("20.7"),
+            "web_searches_kcount": Decimal("10"),
+        }
+    else:
+        model: ModelInfo = models[model_index % len(models)]
+        prices = {k: v for k, v in vars(model.get_prices(NOW)).items() if v is not None}
+    card = rate_card(prices)
+    assert card is not None
+    reasoning = output * reasoning_part // 100
+    counts = TokenCounts(
+        input_tokens=uncached,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cw5 + cw1 + unsplit,
+        cache_write_5m_tokens=cw5,
+        cache_write_1h_tokens=cw1,
+        reasoning_tokens=reasoning,
+        web_search_requests=searches,
+    )
+    exact = card.cost(counts)
+    assert card.floats(
+        uncached, output, cache_read, cw5 + cw1 + unsplit, cw5, cw1, reasoning, searches
+    ) == (
+        float(exact.input),
+        float(exact.cache_read),
+        float(exact.cache_write),
+        float(exact.output),
+        float(exact.server_tools),
+    )
+    num, den = card.input_ratio
+    assert Decimal(num) / Decimal(den) == card.input_rate
+
+
 def test_unknown_model_is_unpriced_never_guessed(book):
     counts = TokenCounts(input_tokens=10, output_tokens=5)
     assert book.cost("gpt-4o", counts, NOW_NS) is None
