@@ -632,13 +632,13 @@ class TestContainedFailures:
         [
             pytest.param("parse_request", "request_parse", id="request"),
             pytest.param("parse_reply", "response_parse", id="message"),
-            pytest.param("parse_rate_limits", "response_parse", id="rate-limits"),
+            pytest.param("rate_limits_from", "response_parse", id="rate-limits"),
         ],
     )
     def test_json_parsers(
         self, target: str, stage: str, fixtures: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """parse_request / parse_reply / parse_rate_limits failing: one error, one record."""
+        """parse_request / parse_reply / rate_limits_from failing: one error, one record."""
         monkeypatch.setattr(f"ptc_observe.observer.recorder.{target}", self.boom)
         hooks = Hooks()
         rec = recorder(hooks)

@@ -735,6 +735,9 @@ class TestLoopback:
         [("x-stainless-retry-count", "2"), ("X-Stainless-Helper-Method", "stream")],
         [("anthropic-beta", "caf\u00e9".encode())],  # non-ASCII: Headers decides
         [("accept", "application/json")],
+        # a name sent twice in the same case, and once in another
+        [("anthropic-beta", "a"), ("Anthropic-Beta", "b"), ("anthropic-beta", "c")],
+        [("anthropic-beta", "a"), ("anthropic-beta", "caf\u00e9".encode())],
     ],
 )
 def test_request_headers_read_as_headers_get_reads_them(
@@ -744,20 +747,41 @@ def test_request_headers_read_as_headers_get_reads_them(
     from ptc_observe.observer.transport import _request_headers
 
     headers = lib.Headers(pairs)
-    picked = _request_headers(headers)
-    for name in (
-        "anthropic-beta",
-        "x-stainless-retry-count",
-        "x-stainless-helper-method",
-    ):
-        assert picked.get(name) == headers.get(name)
+    for _ in range(2):  # the second time with the plan cached for these names
+        picked = _request_headers(headers)
+        for name in (
+            "anthropic-beta",
+            "x-stainless-retry-count",
+            "x-stainless-helper-method",
+        ):
+            assert picked.get(name) == headers.get(name)
 
 
 @pytest.mark.parametrize("lib", LIBS)
-def test_response_header_dict_matches_the_raw_headers(lib: ModuleType) -> None:
-    """The response header dict has lower-case names and the values of .raw."""
-    from ptc_observe.observer.transport import _header_dict
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("Content-Type", "text/event-stream"), ("Request-Id", "r")],
+        [("content-type", "application/json"), ("request-id", "r")],
+        # the last of a name wins, whatever its case, as in a lower-cased dict
+        [("Request-Id", "a"), ("x-other", "x"), ("request-id", "b")],
+        [("request-id", "a"), ("Request-ID", "b"), ("request-id", "c")],
+        [("request-id", "a"), ("request-id", "b"), ("REQUEST-ID", "c")],
+        [("retry-after", "1"), ("Anthropic-RateLimit-Tokens-Limit", "9")],
+        [],
+    ],
+)
+def test_response_values_read_as_a_lower_cased_dict_reads_them(
+    lib: ModuleType, pairs: list[tuple[str, str]]
+) -> None:
+    """The values the transport reads are those of a dict of lower-cased raw headers
+    (the last value of a repeated name), also on the second response with the same
+    names (the cached plan)."""
+    from ptc_observe.observer.transport import _response_values
+    from ptc_observe.wire.headers import RESPONSE_HEADERS
 
-    headers = lib.Headers([("Content-Type", "text/event-stream"), ("Request-Id", "r")])
-    expected = {k.lower().decode(): v.decode() for k, v in headers.raw}
-    assert _header_dict(headers) == expected
+    headers = lib.Headers(pairs)
+    lowered = {k.lower().decode(): v for k, v in headers.raw}
+    expected = tuple(lowered.get(name) for name in RESPONSE_HEADERS)
+    assert _response_values(headers) == expected
+    assert _response_values(lib.Headers(pairs)) == expected

@@ -27,14 +27,13 @@ from ..events import Exchange, Outcome, RateLimit, Reply, RequestFacts, Timings
 from ..models import APIError
 from ..wire.accumulate import BATCH_BYTES, StreamAccumulator
 from ..wire.decoding import ContentDecoder
-from ..wire.messages import (
-    WireError,
-    parse_error,
-    parse_rate_limits,
-    parse_reply,
-    parse_request,
-    parse_retry_after,
+from ..wire.headers import (
+    RESPONSE_HEADERS,
+    HeaderValue,
+    rate_limits_from,
+    retry_after_from,
 )
+from ..wire.messages import WireError, parse_error, parse_reply, parse_request
 
 __all__ = ["ExchangeRecorder", "RecorderHooks", "next_exchange_id"]
 
@@ -51,6 +50,12 @@ _STREAM_ANOMALY = WireError("a malformed, oversized or out-of-place SSE event")
 # starts with a bracket, so the two never share a first byte.
 _SSE_STARTS = (b"event:", b"data:", b"id:", b"retry:", b":")
 _BOM = b"\xef\xbb\xbf"
+# A body whose very first byte is one of these is JSON, not SSE: one set lookup decides
+# the common case without stripping or matching field names.
+_JSON_FIRST = frozenset((b"{", b"["))
+# Where the values of RESPONSE_HEADERS sit in the tuple on_header_values takes.
+_CONTENT_TYPE, _CONTENT_ENCODING, _REQUEST_ID, _RETRY_AFTER_MS, _RETRY_AFTER = range(5)
+_RATE_LIMITS = 5
 
 
 def _body_start(data: bytes) -> bytes:
@@ -184,7 +189,7 @@ class ExchangeRecorder:
         self._sent_ns = sent_unix_ns
         self._ctx = parent_context
         self._status: int | None = None
-        self._headers: Mapping[str, str] | None = None
+        self._headers: tuple[HeaderValue, ...] | None = None
         self._headers_at: float | None = None
         self._streamed = False
         self._acc: StreamAccumulator | None = None
@@ -220,14 +225,35 @@ class ExchangeRecorder:
 
         Args:
             status_code: HTTP status.
-            headers: response headers with lower-case names (a plain dict is fastest).
+            headers: response headers with lower-case names.
+        """
+        self.on_header_values(status_code, tuple(map(headers.get, RESPONSE_HEADERS)))
+
+    def on_header_values(
+        self, status_code: int, values: tuple[HeaderValue, ...]
+    ) -> None:
+        """The response status and headers arrived, as the values the recorder reads.
+
+        Args:
+            status_code: HTTP status.
+            values: the value of each name of
+                :data:`~ptc_observe.wire.headers.RESPONSE_HEADERS`, in that order: text,
+                or the raw bytes received (read as latin-1; only those read are decoded),
+                ``None`` where absent.
         """
         self._headers_at = _perf_counter()
         self._status = status_code
-        self._headers = headers
-        ctype = headers.get("content-type")
-        self._streamed = ctype is not None and "text/event-stream" in ctype.lower()
-        encoding = headers.get("content-encoding")
+        self._headers = values
+        ctype = values[_CONTENT_TYPE]
+        if ctype is None:
+            self._streamed = False
+        elif isinstance(ctype, bytes):
+            self._streamed = b"text/event-stream" in ctype.lower()
+        else:
+            self._streamed = "text/event-stream" in ctype.lower()
+        encoding = values[_CONTENT_ENCODING]
+        if encoding is not None and isinstance(encoding, bytes):
+            encoding = encoding.decode("latin-1")
         if encoding is not None and encoding.strip().lower() not in ("", "identity"):
             try:
                 self._decoder = ContentDecoder(encoding)
@@ -242,8 +268,9 @@ class ExchangeRecorder:
                 )
             else:
                 self._parts = []
-                if 200 <= status_code < 300 and self._decoder is None:
-                    # The header is missing or wrong: the first bytes decide.
+                if 200 <= status_code < 300:
+                    # The header is missing or wrong: the first bytes decide (those
+                    # of a content-encoded body once decoded, at the end).
                     self._sniff = b""
         except Exception as exc:
             self._hooks.telemetry_error(
@@ -285,8 +312,12 @@ class ExchangeRecorder:
                 return pending
         elif self._parts is not None:
             self._parts.append(chunk)
-            if self._sniff is not None:
-                self._sniff_chunk(chunk)
+            sniff = self._sniff
+            if sniff is not None and self._decoder is None:
+                if not sniff and chunk[:1] in _JSON_FIRST:
+                    self._sniff = None  # JSON from its first byte: the common case
+                else:
+                    self._sniff_chunk(chunk)
         return None
 
     def _sniff_chunk(self, chunk: bytes) -> None:
@@ -350,12 +381,6 @@ class ExchangeRecorder:
         except Exception as exc:
             self._stream_failed(exc)
 
-    def _flush(self) -> None:
-        """Feed the gathered chunks to the accumulator."""
-        pending = self._pending
-        if pending:
-            self.on_batch(pending)
-
     def on_body(self, body: bytes) -> None:
         """The whole body at once, already content-decoded; then finish.
 
@@ -369,7 +394,9 @@ class ExchangeRecorder:
     def on_end(self) -> None:
         """The client read the body to its end: finish the exchange."""
         self._ended = True
-        self._flush()
+        pending = self._pending
+        if pending:  # the gathered chunks (a JSON body gathers none)
+            self.on_batch(pending)
         acc, decoder = self._sse, self._decoder
         if acc is not None and decoder is not None:
             # The decoder may hold the last bytes (a deflate body shorter than its header).
@@ -416,7 +443,9 @@ class ExchangeRecorder:
             return
         finished = _perf_counter()
         hooks = self._hooks
-        self._flush()
+        pending = self._pending
+        if pending:
+            self.on_batch(pending)
         try:
             exchange = self._build(finished)
         except Exception as exc:  # pragma: no cover - _build guards each stage itself
@@ -507,9 +536,15 @@ class ExchangeRecorder:
             and status is not None
             and 200 <= status < 300
         ):
-            # The whole body of a 2xx response: content-encoded ones are sniffed here.
+            # The whole body of a 2xx response: content-encoded ones (and bodies too
+            # short to tell from their first chunks) are sniffed here.
             body = self._json_body()
-            if body is not None and _is_sse_start(_body_start(body[:64])):
+            if (
+                body is not None
+                and self._sniff is not None
+                and body[:1] not in _JSON_FIRST
+                and _is_sse_start(_body_start(body[:64]))
+            ):
                 self._decoder = None  # the body is decoded already
                 self._start_stream()
                 self._feed(body)
@@ -555,9 +590,15 @@ class ExchangeRecorder:
         retry_after: float | None = None
         if headers is not None:
             try:
-                request_id = headers.get("request-id")
-                rate_limits = parse_rate_limits(headers)
-                retry_after = parse_retry_after(headers)
+                found = headers[_REQUEST_ID]
+                if found is not None:
+                    request_id = (
+                        found.decode("latin-1") if isinstance(found, bytes) else found
+                    )
+                rate_limits = rate_limits_from(headers[_RATE_LIMITS:])
+                ms, seconds = headers[_RETRY_AFTER_MS], headers[_RETRY_AFTER]
+                if ms is not None or seconds is not None:
+                    retry_after = retry_after_from(ms, seconds)
             except Exception as exc:
                 hooks.telemetry_error("response_parse", exc)
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.context import get_current
 
 from ..wire.accumulate import BATCH_BYTES
+from ..wire.headers import RESPONSE_HEADERS
 from ._mismatch import TransportMismatchError, mismatch, wrong_kind
 from .recorder import ExchangeRecorder, RecorderHooks
 
@@ -57,33 +58,40 @@ MESSAGES_PATH = "/v1/messages"
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
 _perf_counter = time.perf_counter
 _DEFAULT_PORTS = {"https": 443, "http": 80}
-# (scheme, netloc, raw path) -> (port, url.full): a client sends to one URL or two, so
-# both are decided once per URL, not per request. Bounded; cleared when full.
-_URLS: dict[tuple[str, bytes, bytes], tuple[int | None, str]] = {}
+# (scheme, netloc, raw path) -> what the observer needs of a request's URL (a _Where): a
+# client sends to one URL or two, so whether it is observed, its path, host, port and
+# ``url.full`` are decided once per URL, not per request. Bounded; cleared when full.
+_Where = tuple[str, str, int | None, str]
+_URLS: dict[tuple[str, bytes, bytes], _Where] = {}
 _URLS_SIZE = 64
+_NOT_OBSERVED: _Where = ("", "", None, "")
 
 
-def _where(url: Any) -> tuple[int | None, str]:
-    """The port (the scheme's default when the URL names none) and ``url.full``.
+def _where(url: Any, key: tuple[str, bytes, bytes]) -> _Where:
+    """``(path, host, port, url.full)`` of a Messages API URL; all empty for any other
+    (an observed path is never empty: it ends with ``/v1/messages``).
 
-    ``url.full`` has no user info (httpx keeps it out of ``netloc``) and keeps only the
-    ``beta`` query value; any other query value is ``REDACTED``.
+    The port is the scheme's default when the URL names none. ``url.full`` has no user
+    info (httpx keeps it out of ``netloc``) and keeps only the ``beta`` query value; any
+    other query value is ``REDACTED``.
     """
-    key = (url.scheme, url.netloc, url.raw_path)
-    found = _URLS.get(key)
-    if found is None:
+    path = url.path
+    if not path.endswith(MESSAGES_PATH):
+        found = _NOT_OBSERVED
+    else:
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
-        path, _, query = url.raw_path.decode("ascii", "replace").partition("?")
-        full = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{path}"
+        raw, _, query = url.raw_path.decode("ascii", "replace").partition("?")
+        full = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{raw}"
         if query:
             pairs = []
             for pair in query.split("&"):
                 name, eq, _value = pair.partition("=")
                 pairs.append(pair if name == "beta" or not eq else f"{name}=REDACTED")
             full = f"{full}?{'&'.join(pairs)}"
-        if len(_URLS) >= _URLS_SIZE:
-            _URLS.clear()
-        found = _URLS[key] = (port, full)
+        found = (path, url.host, port, full)
+    if len(_URLS) >= _URLS_SIZE:
+        _URLS.clear()
+    _URLS[key] = found
     return found
 
 
@@ -96,32 +104,104 @@ def _disabled() -> bool:
     return value is not None and value.strip().lower() in _TRUTHY
 
 
-def _header_dict(headers: Any) -> dict[str, str]:
-    # One pass over the public ``raw`` list into a plain dict with lower-case names: every
-    # later lookup (content type, request id, rate limits) is then a dict lookup. latin-1
-    # decodes any byte without the per-item charset property ``multi_items`` reads (the
-    # headers read here are ASCII).
-    return {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in headers.raw}
+# Header plans. A client sends the same header names in the same order with every request,
+# and a server answers with the same names: which of them the observer reads (matched case
+# insensitively) is decided once per name sequence and kept. Per exchange what is left is
+# C work on the public ``raw`` list: one dict, one tuple of its names, one lookup, and a
+# decode only of the values that are read. Both bounded; cleared when full.
+_PLANS_SIZE = 64
+_RESPONSE_NAMES = tuple(name.encode("ascii") for name in RESPONSE_HEADERS)
+_RESPONSE_PLANS: dict[tuple[bytes, ...], tuple[bytes | None, ...]] = {}
 
 
-_REQUEST_HEADERS = frozenset(
-    (b"anthropic-beta", b"x-stainless-retry-count", b"x-stainless-helper-method")
+def _response_plan(names: tuple[bytes, ...]) -> tuple[bytes | None, ...]:
+    # The name as sent of each header read: the last one whose lower case matches,
+    # as a lower-cased dict built in sent order would keep.
+    sent = {name.lower(): name for name in names}
+    plan = tuple(sent.get(name) for name in _RESPONSE_NAMES)
+    if len(_RESPONSE_PLANS) >= _PLANS_SIZE:
+        _RESPONSE_PLANS.clear()
+    _RESPONSE_PLANS[names] = plan
+    return plan
+
+
+def _response_values(headers: Any) -> tuple[bytes | None, ...]:
+    """The raw values of ``RESPONSE_HEADERS`` (case-insensitive; the last of a repeated
+    name), from the public ``Headers.raw``."""
+    raw = headers.raw
+    sent = dict(raw)
+    if len(sent) != len(raw):
+        # A name sent twice in the same case: the dict kept the first one's place, so
+        # the full pass decides which value is last.
+        lowered = {name.lower(): value for name, value in raw}
+        return tuple(map(lowered.get, _RESPONSE_NAMES))
+    names = tuple(sent)
+    plan = _RESPONSE_PLANS.get(names)
+    if plan is None:
+        plan = _response_plan(names)
+    return tuple(map(sent.get, plan))
+
+
+_REQUEST_HEADERS = (
+    "anthropic-beta",
+    "x-stainless-retry-count",
+    "x-stainless-helper-method",
 )
+_REQUEST_TARGETS = tuple((name, name.encode("ascii")) for name in _REQUEST_HEADERS)
+# name read -> (its first name as sent, any further names as sent that match it)
+_RequestPlan = tuple[tuple[str, bytes, tuple[bytes, ...]], ...]
+_REQUEST_PLANS: dict[tuple[bytes, ...], _RequestPlan] = {}
+
+
+def _request_plan(names: tuple[bytes, ...]) -> _RequestPlan:
+    # Each request header read, with the names as sent that match it, in sent order.
+    plan = []
+    for wanted, target in _REQUEST_TARGETS:
+        matches = [name for name in names if name.lower() == target]
+        if matches:
+            plan.append((wanted, matches[0], tuple(matches[1:])))
+    found = tuple(plan)
+    if len(_REQUEST_PLANS) >= _PLANS_SIZE:
+        _REQUEST_PLANS.clear()
+    _REQUEST_PLANS[names] = found
+    return found
 
 
 def _request_headers(headers: Any) -> Any:
-    # The request headers parse_request reads, as a plain dict, from one pass over the
-    # public ``raw`` list (``Headers.get`` scans the list per name). Repeated names are
-    # joined with ", " as ``get`` joins them; a non-ASCII value hands back the Headers
-    # object itself, whose ``get`` decides its charset.
+    # The request headers parse_request reads, as a plain dict, from the public ``raw``
+    # list (``Headers.get`` scans the list per name). Repeated names are joined with
+    # ", " as ``get`` joins them; a non-ASCII value hands back the Headers object
+    # itself, whose ``get`` decides its charset.
+    raw = headers.raw
+    sent = dict(raw)
+    if len(sent) != len(raw):
+        return _request_headers_scan(headers, raw)
+    names = tuple(sent)
+    plan = _REQUEST_PLANS.get(names)
+    if plan is None:
+        plan = _request_plan(names)
     found: dict[str, str] = {}
-    for key, value in headers.raw:
-        name = key.lower()
-        if name in _REQUEST_HEADERS:
-            if not value.isascii():
+    try:
+        for name, first, more in plan:
+            value = sent[first]
+            if more:
+                value = b", ".join([value, *[sent[key] for key in more]])
+            found[name] = value.decode("ascii")
+    except UnicodeDecodeError:
+        return headers
+    return found
+
+
+def _request_headers_scan(headers: Any, raw: list[tuple[bytes, bytes]]) -> Any:
+    # A name sent twice in the same case: one pass over every header, in sent order.
+    found: dict[str, str] = {}
+    for wanted, target in _REQUEST_TARGETS:
+        parts = [value for name, value in raw if name.lower() == target]
+        if parts:
+            try:
+                found[wanted] = b", ".join(parts).decode("ascii")
+            except UnicodeDecodeError:
                 return headers
-            text, prev = value.decode("ascii"), found.get(name.decode("ascii"))
-            found[name.decode("ascii")] = text if prev is None else f"{prev}, {text}"
     return found
 
 
@@ -141,32 +221,35 @@ class _Observing:
         """The wrapped transport."""
         return self._inner
 
-    def _observed(self, request: Request) -> str | None:
+    def _observed(self, request: Request) -> _Where | None:
         # The cheap tests first: most traffic that is not a Messages call fails on them.
         if request.method != "POST":
             return None
-        path = request.url.path
-        if not path.endswith(MESSAGES_PATH) or _disabled():
+        url = request.url
+        key = (url.scheme, url.netloc, url.raw_path)
+        where = _URLS.get(key)
+        if where is None:
+            where = _where(url, key)
+        if not where[0] or _disabled():
             return None
-        return path
+        return where
 
     def _recorder(
         self,
         request: Request,
-        path: str,
+        where: _Where,
         body: bytes | None,
         sent: float,
         sent_ns: int,
         ctx: Any,
     ) -> ExchangeRecorder | None:
         try:
-            url = request.url
-            port, full = _where(url)
+            path, host, port, full = where
             return ExchangeRecorder(
                 self._hooks,
                 body,
                 request.method,
-                url.host,
+                host,
                 port,
                 path,
                 _request_headers(request.headers),
@@ -181,7 +264,9 @@ class _Observing:
 
     def _wrap(self, response: Response, rec: ExchangeRecorder) -> Response:
         try:
-            rec.on_headers(response.status_code, _header_dict(response.headers))
+            rec.on_header_values(
+                response.status_code, _response_values(response.headers)
+            )
             if response.is_stream_consumed:
                 # Built with content=... (mock transports): httpx already read and decoded
                 # the body and will not iterate the stream again.
@@ -222,8 +307,8 @@ class _SyncTransport(_Observing):
         """
         if type(request) is not self._request_type:
             self._check(request)
-        path = self._observed(request)
-        if path is None:
+        where = self._observed(request)
+        if where is None:
             return self._inner.handle_request(request)  # type: ignore[no-any-return]
         try:
             body: bytes | None = request.content
@@ -237,11 +322,11 @@ class _SyncTransport(_Observing):
         try:
             response = self._inner.handle_request(request)
         except BaseException as exc:
-            rec = self._recorder(request, path, body, sent, sent_ns, ctx)
+            rec = self._recorder(request, where, body, sent, sent_ns, ctx)
             if rec is not None:
                 rec.on_error(exc)
             raise
-        rec = self._recorder(request, path, body, sent, sent_ns, ctx)
+        rec = self._recorder(request, where, body, sent, sent_ns, ctx)
         if rec is None:  # pragma: no cover - defensive
             return response  # type: ignore[no-any-return]
         return self._wrap(response, rec)
@@ -282,8 +367,8 @@ class _AsyncTransport(_Observing):
         """
         if type(request) is not self._request_type:
             self._check(request)
-        path = self._observed(request)
-        if path is None:
+        where = self._observed(request)
+        if where is None:
             return await self._inner.handle_async_request(request)  # type: ignore[no-any-return]
         try:
             body: bytes | None = request.content
@@ -295,11 +380,11 @@ class _AsyncTransport(_Observing):
         try:
             response = await self._inner.handle_async_request(request)
         except BaseException as exc:
-            rec = self._recorder(request, path, body, sent, sent_ns, ctx)
+            rec = self._recorder(request, where, body, sent, sent_ns, ctx)
             if rec is not None:
                 rec.on_error(exc)
             raise
-        rec = self._recorder(request, path, body, sent, sent_ns, ctx)
+        rec = self._recorder(request, where, body, sent, sent_ns, ctx)
         if rec is None:  # pragma: no cover - defensive
             return response  # type: ignore[no-any-return]
         return self._wrap(response, rec)

@@ -25,7 +25,11 @@ from ptc_observe.events import (
 )
 from ptc_observe.wire import parse_rate_limits, parse_request, requests as messages
 from ptc_observe.wire._json import _loads
-from ptc_observe.wire.headers import RATE_LIMIT_RESOURCES
+from ptc_observe.wire.headers import (
+    RATE_LIMIT_HEADERS,
+    RATE_LIMIT_RESOURCES,
+    rate_limits_from,
+)
 
 # --- the plain definitions ---
 
@@ -459,6 +463,28 @@ _rate_header_names = [
 def test_parse_rate_limits_agrees_with_the_definition(headers: dict[str, str]) -> None:
     """Any header values, whitespace and odd digits included: the defined triplets."""
     assert parse_rate_limits(headers) == reference_rate_limits(headers)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(_rate_header_names),
+        st.one_of(_header_value, st.sampled_from(["\x1c5", "5\x1f", " 5\xa0"])),
+    )
+)
+def test_rate_limits_from_raw_bytes_read_as_latin_1_text(
+    headers: dict[str, str],
+) -> None:
+    """The transport's way (the raw bytes of each value, latin-1 as sent) gives the
+    defined triplets of the text, the first time and from the cache."""
+    latin = {k: v for k, v in headers.items() if max(v, default="a") <= "\xff"}
+    raw = tuple(
+        None if latin.get(name) is None else latin[name].encode("latin-1")
+        for name in RATE_LIMIT_HEADERS
+    )
+    expected = reference_rate_limits(latin)
+    assert rate_limits_from(raw) == expected
+    assert rate_limits_from(raw) == expected
 
 
 def test_request_facts_field_order_is_the_one_parse_request_passes() -> None:
