@@ -6,12 +6,12 @@ carry the tool name and the ``caller``; the messages back to the user's own turn
 where the run stands. So one request alone tells the caller, tool and size of every
 result it carries, and its place in the run, whichever process saw the earlier exchanges.
 
-Both request parsers feed :func:`read_history` the same shapes: the last message as
-parsed JSON (a dict, or anything), and the earlier ones newest first as
-:class:`HistoryMessage` structs. The msgspec path decodes those straight from the body
-(only role, block types, ids, names and callers: tool inputs and result contents are
-skipped); the reference path converts its parsed dicts with :func:`history_message`.
-The scan stops at the user's own turn, so a long conversation costs only its last run.
+Both request parsers feed :func:`read_history` the same shapes, :class:`HistoryMessage`
+structs. The msgspec path decodes them straight from the body, in the one pass that reads
+the request (only roles, block types, ids, names, callers, the flags of results and the
+span of their contents: texts, tool inputs and result contents cost no Python objects);
+the reference path converts its parsed dicts with :func:`history_message`, lazily,
+newest first. The scan stops at the user's own turn: the facts come from the last run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "HistoryBlock",
     "HistoryMessage",
     "history_message",
-    "message_of",
     "read_history",
 ]
 
@@ -38,22 +37,38 @@ _TOOL_RESULT = "tool_result"
 _ASSISTANT = "assistant"
 
 
+_NULL = msgspec.Raw(b"null")
+
+
 class HistoryBlock(msgspec.Struct):
-    """The facts of one content block of an earlier message (the rest is skipped)."""
+    """The facts of one content block (the rest is skipped).
+
+    ``type``, ``id``, ``name`` and ``caller`` are what the scan reads; ``tool_use_id``,
+    ``content`` (its JSON text, decoded only for the last message's results) and
+    ``is_error`` are what a ``tool_result`` of the last message reports.
+    """
 
     type: Any = None
     id: Any = None
     name: Any = None
     caller: Any = None
+    tool_use_id: Any = None
+    content: msgspec.Raw = _NULL
+    is_error: Any = None
+
+
+class _Skipped(msgspec.Struct):
+    """A JSON object whose members are skipped (a content that holds no blocks)."""
 
 
 class HistoryMessage(msgspec.Struct):
-    """An earlier message: its role and, when it is a list, its blocks."""
+    """A message: its role and, when its content is a list, its blocks."""
 
     role: Any = None
-    # A string (or absent) content has no blocks; anything else is not a message the
-    # msgspec path reads (it leaves the body to the reference path).
-    content: str | list[HistoryBlock] | None = None
+    # A content that is not a list has no blocks, whatever it holds (the scan reads a
+    # list only). A list item that is not an object leaves the body to the reference
+    # path, which reads it as a block of no type.
+    content: str | list[HistoryBlock] | int | float | bool | _Skipped | None = None
 
 
 _NOT_A_BLOCK = HistoryBlock()
@@ -73,11 +88,7 @@ def history_message(value: Any) -> HistoryMessage:
     """
     if not isinstance(value, dict):
         return _NO_MESSAGE
-    return message_of(value.get("role"), value.get("content"))
-
-
-def message_of(role: Any, content: Any) -> HistoryMessage:
-    """A message of this role and parsed content, as :func:`history_message` reads it."""
+    content = value.get("content")
     if isinstance(content, list):
         content = [
             HistoryBlock(b.get("type"), b.get("id"), b.get("name"), b.get("caller"))
@@ -87,7 +98,7 @@ def message_of(role: Any, content: Any) -> HistoryMessage:
         ]
     elif not isinstance(content, str):
         content = None
-    return HistoryMessage(role, content)
+    return HistoryMessage(value.get("role"), content)
 
 
 def call_of(block: HistoryBlock) -> Call:
@@ -97,25 +108,15 @@ def call_of(block: HistoryBlock) -> Call:
     a non-``direct`` string type and a non-empty string ``tool_id``; anything else reads
     as ``direct`` with no tool id.
     """
-    name = block.name if isinstance(block.name, str) else ""
+    # type() rather than isinstance: the values are parsed JSON, never subclasses.
+    name = block.name if type(block.name) is str else ""
     caller = block.caller
-    if isinstance(caller, dict):
+    if type(caller) is dict:
         kind = caller.get("type")
         tool_id = caller.get("tool_id")
-        if isinstance(kind, str) and kind != DIRECT and isinstance(tool_id, str):
-            if tool_id:
-                return name, kind, tool_id
+        if type(kind) is str and kind != DIRECT and type(tool_id) is str and tool_id:
+            return name, kind, tool_id
     return name, DIRECT, None
-
-
-def _results_only(blocks: list[HistoryBlock] | str | None) -> bool:
-    # A user message of tool results only is a tool round trip, not the user's turn.
-    if not isinstance(blocks, list) or not blocks:
-        return False
-    for block in blocks:
-        if block.type != _TOOL_RESULT:
-            return False
-    return True
 
 
 # Positions already built, keyed by their fields: requests of one conversation repeat
@@ -134,10 +135,9 @@ def _position(key: tuple[int, int, int, int, int]) -> RunPosition:
     return position
 
 
-def _programmatic(caller: Any) -> bool:
-    # call_of's rule, without building the call (the run scan only counts callers).
-    if type(caller) is not dict:
-        return False
+def _programmatic(caller: dict[str, Any]) -> bool:
+    # call_of's rule for a caller object, without building the call (the run scan only
+    # counts callers).
     kind = caller.get("type")
     tool_id = caller.get("tool_id")
     return (
@@ -147,18 +147,20 @@ def _programmatic(caller: Any) -> bool:
 
 def read_history(
     last: HistoryMessage,
-    earlier: Sequence[T],
-    decode: Callable[[T], HistoryMessage],
+    messages: Sequence[T],
+    decode: Callable[[T], HistoryMessage] | None,
     *,
     want_calls: bool,
 ) -> tuple[dict[str, Call] | None, RunPosition]:
     """The calls the last message answers, and the run position.
 
     Args:
-        last: the last message (anything, without messages).
-        earlier: the messages before it, oldest first, in any form ``decode`` reads:
-            only as many as the scan needs are decoded, newest first.
-        decode: makes a :class:`HistoryMessage` of one of ``earlier``.
+        last: the last message, read.
+        messages: the request's messages, ``last``'s place included, oldest first, in
+            any form ``decode`` reads: only as many as the scan needs are decoded,
+            newest first.
+        decode: makes a :class:`HistoryMessage` of one of ``messages``; ``None`` when
+            they are :class:`HistoryMessage` structs already.
         want_calls: the last message holds tool results: collect the calls they answer.
 
     Returns:
@@ -170,8 +172,8 @@ def read_history(
     in_run = first = True
     collecting = want_calls  # still in the assistant messages right before the last
     asking: list[list[HistoryBlock]] = []
-    message = last
-    index = len(earlier)
+    index = len(messages) - 1
+    message: Any = last
     while True:
         blocks = message.content
         if message.role == _ASSISTANT:
@@ -181,7 +183,8 @@ def read_history(
                 if in_run:
                     for block in blocks:
                         if block.type == _TOOL_USE:
-                            if _programmatic(block.caller):
+                            caller = block.caller
+                            if type(caller) is dict and _programmatic(caller):
                                 programmatic += 1
                             else:
                                 direct += 1
@@ -190,26 +193,33 @@ def read_history(
         else:
             if not first:
                 collecting = False
-            if in_run and _results_only(blocks):
-                round_trips += 1
+            # A user message of tool results only is a tool round trip; any other is
+            # the user's own turn: the run started after it.
+            if in_run and type(blocks) is list and blocks:
+                for block in blocks:
+                    if block.type != _TOOL_RESULT:
+                        in_run = False
+                        break
+                else:
+                    round_trips += 1
             else:
-                in_run = False  # the user's own turn: the run started after it
+                in_run = False
             if not in_run and not collecting:
                 break
         first = False
         if not index:
             break
         index -= 1
-        message = decode(earlier[index])
-    position = _position(
-        (len(earlier) + 1, exchanges, round_trips, programmatic, direct)
-    )
+        message = messages[index]
+        if decode is not None:
+            message = decode(message)
+    position = _position((len(messages), exchanges, round_trips, programmatic, direct))
     if not want_calls:
         return None, position
     calls: dict[str, Call] = {}
     # Oldest message first, blocks in order: a repeated id keeps its latest block.
     for blocks in reversed(asking):
         for block in blocks:
-            if block.type == _TOOL_USE and isinstance(block.id, str):
+            if block.type == _TOOL_USE and type(block.id) is str:
                 calls[block.id] = call_of(block)
     return calls, position

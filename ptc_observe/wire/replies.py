@@ -31,7 +31,15 @@ from ..models import (
     ContainerInfo,
     Message,
 )
-from ._json import _DEPTH, WireError, _depth_bound, _no_long_number, _object, _summary
+from ._json import (
+    _DEPTH,
+    _DIGITS,
+    _NOT_BRACKETS,
+    WireError,
+    _no_long_number,
+    _object,
+    _summary,
+)
 
 __all__ = ["parse_reply"]
 
@@ -210,7 +218,8 @@ class _Usage(msgspec.Struct):
     cache_read_input_tokens: int | None = None
     cache_creation: _CacheCreation | None = None
     output_tokens_details: _OutputDetails | None = None
-    server_tool_use: dict[str, Any] | None = None
+    # Its JSON text: the counts are read once per distinct text (see _requests).
+    server_tool_use: msgspec.Raw = _NULL
 
 
 class _Container(msgspec.Struct, forbid_unknown_fields=True):
@@ -231,6 +240,7 @@ class _Body(msgspec.Struct):
 _BODY = msgspec.json.Decoder(_Body)
 _CODE_CONTENT = msgspec.json.Decoder(_CodeContent | None)
 _TYPED = msgspec.json.Decoder(_Typed)
+_COUNTS = msgspec.json.Decoder(dict[str, Any] | None)
 
 
 def _fast_reply(body: bytes) -> Reply | None:
@@ -242,8 +252,8 @@ def _fast_reply(body: bytes) -> Reply | None:
     """
     if (
         type(body) is not bytes
-        or _depth_bound(body) > _DEPTH
-        or not _no_long_number(body)
+        or len(body.translate(None, _NOT_BRACKETS)) > _DEPTH  # a bound of the nesting
+        or (len(body) >= _DIGITS and not _no_long_number(body))
     ):
         return None
     try:
@@ -261,6 +271,8 @@ def _fast_reply(body: bytes) -> Reply | None:
             caller = block.caller
             if caller is not None and caller.type != DIRECT and not caller.tool_id:
                 return None  # CallerInfo refuses it: the model decides
+            if kind == "text":
+                continue  # the most common block carries no fact
             if kind == "tool_use" or kind == "server_tool_use":
                 use_id = block.id
                 name = block.name
@@ -303,6 +315,12 @@ def _fast_reply(body: bytes) -> Reply | None:
                     )
         usage = msg.usage
         container = msg.container
+        info = None
+        if container is not None:
+            key = (container.id, container.expires_at)
+            info = _CONTAINERS.get(key)
+            if info is None:
+                info = _container({"id": key[0], "expires_at": key[1]})
         return Reply(
             id=msg.id,
             model=msg.model,
@@ -310,9 +328,7 @@ def _fast_reply(body: bytes) -> Reply | None:
             usage=NO_USAGE
             if usage is msgspec.UNSET or usage is None
             else _fast_usage(usage),
-            container=None
-            if container is None
-            else _container({"id": container.id, "expires_at": container.expires_at}),
+            container=info,
             tool_uses=tuple(tool_uses),
             server_tool_uses=tuple(server_uses),
             code_results=tuple(code_results),
@@ -344,20 +360,42 @@ def _fast_code(variant: str, tool_use_id: str, content: msgspec.Raw) -> CodeResu
     )
 
 
+# The server tool request counts of every usage.server_tool_use already read, keyed by
+# its JSON text: replies repeat a few (mostly all zeros), so each is decoded, checked
+# and sorted once. Bounded: cleared when full; a long text is not kept.
+_REQUESTS: dict[bytes, tuple[tuple[str, int], ...]] = {}
+_REQUESTS_MAX = 256
+_REQUESTS_KEY = 1024
+
+
+def _requests(raw: msgspec.Raw) -> tuple[tuple[str, int], ...]:
+    key = bytes(raw)
+    requests = _REQUESTS.get(key)
+    if requests is None:
+        tools = _COUNTS.decode(key)  # not an object: a ValueError, the model decides
+        if tools is None:
+            requests = ()
+        else:
+            for name, count in tools.items():
+                if (
+                    count is not None
+                    and type(count) is not int
+                    and name.endswith("_requests")
+                ):
+                    raise _Unsure
+            requests = server_tool_requests(tools)
+        if len(key) <= _REQUESTS_KEY:
+            if len(_REQUESTS) >= _REQUESTS_MAX:
+                _REQUESTS.clear()
+            _REQUESTS[key] = requests
+    return requests
+
+
 def _fast_usage(usage: _Usage) -> TokenUsage:
     details = usage.output_tokens_details
     split = usage.cache_creation
     tools = usage.server_tool_use
-    requests: tuple[tuple[str, int], ...] = ()
-    if tools is not None:
-        for key, count in tools.items():
-            if (
-                count is not None
-                and type(count) is not int
-                and key.endswith("_requests")
-            ):
-                raise _Unsure
-        requests = server_tool_requests(tools)
+    requests = () if tools is _NULL else _requests(tools)
     return TokenUsage(
         usage.input_tokens,
         usage.output_tokens,

@@ -2,8 +2,9 @@
 
 Request parsing is lenient inside a valid JSON object: a field of the wrong type reads as
 absent, since an observer should report what it can. Credentials (``authorization``,
-``x-api-key``) are never read. msgspec reads the body first (the resent history costs no
-Python objects); the reference path (``pydantic_core.from_json`` of the whole body)
+``x-api-key``) are never read. msgspec reads the body first, once, into structs of exactly
+the fields the facts and the history need (the resent texts, tool inputs and schemas cost
+no Python objects); the reference path (``pydantic_core.from_json`` of the whole body)
 decides on any error or doubt, and the two give equal facts for every input
 (tests/wire/test_msgspec_paths.py).
 """
@@ -11,7 +12,8 @@ decides on any error or doubt, and the two give equal facts for every input
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from operator import methodcaller
 from typing import Any
 
 import msgspec
@@ -22,8 +24,16 @@ from ..events import (
     ToolDeclaration,
     ToolResultSent,
 )
-from ._json import _DEPTH, WireError, _depth_bound, _no_long_number, _object
-from .history import Call, HistoryMessage, history_message, message_of, read_history
+from ._json import (
+    _DEPTH,
+    _DIGITS,
+    _NOT_BRACKETS,
+    WireError,
+    _depth_bound,
+    _no_long_number,
+    _object,
+)
+from .history import Call, HistoryBlock, HistoryMessage, history_message, read_history
 
 __all__ = ["parse_request"]
 
@@ -218,47 +228,60 @@ def _has_results(content: Any) -> bool:
     if not isinstance(content, list):
         return False
     for block in content:
-        if isinstance(block, dict) and block.get("type") == "tool_result":
+        if isinstance(block, dict) and block.get("type") == _TOOL_RESULT:
             return True
     return False
 
 
-def _results_in(
-    content: Any, calls: dict[str, Call] | None
-) -> tuple[ToolResultSent, ...]:
-    if not isinstance(content, list):
-        return ()
-    results = []
-    for block in content:
-        if not isinstance(block, dict) or block.get("type") != "tool_result":
-            continue
-        use_id = _str(block.get("tool_use_id")) or ""
-        call = calls.get(use_id) if calls else None
-        results.append(
-            ToolResultSent(
-                use_id,
-                _content_size(block.get("content")),
-                block.get("is_error") is True,
-                *(call if call is not None else (None, None, None)),
-            )
-        )
-    return tuple(results)
+_TOOL_RESULT = "tool_result"
+_NO_CALL = (None, None, None)
 
 
-def _history(messages: Any) -> tuple[Any, dict[str, Call] | None, Any]:
-    """The last message's content, the calls it answers and the run position, from a
-    parsed ``messages`` value (the reference path)."""
-    if not isinstance(messages, list) or not messages:
-        return None, None, RUN_START
-    last = messages[-1]
-    content = last.get("content") if isinstance(last, dict) else None
-    calls, position = read_history(
-        history_message(last),
-        messages[:-1],
-        history_message,
-        want_calls=_has_results(content),
+def _result(
+    use_id: Any, content: Any, is_error: Any, calls: dict[str, Call] | None
+) -> ToolResultSent:
+    """A result block of the last message, from its raw fields (both parsers' rule)."""
+    if type(use_id) is not str:
+        use_id = ""
+    call = calls.get(use_id) if calls else None
+    return ToolResultSent(
+        use_id,
+        # Most results are ASCII text: measured inline, else by the general rule.
+        len(content)
+        if type(content) is str and content.isascii()
+        else _content_size(content),
+        is_error is True,
+        *(call if call is not None else _NO_CALL),
     )
-    return content, calls, position
+
+
+def _history(messages: Any) -> tuple[tuple[ToolResultSent, ...], Any]:
+    """The last message's results and the run position, from a parsed ``messages``
+    value (the reference path)."""
+    if not isinstance(messages, list) or not messages:
+        return (), RUN_START
+    last = messages[-1]
+    # Only the last message's results are new in this request: earlier tool results
+    # were sent (and counted) by earlier requests of the conversation.
+    content = last.get("content") if isinstance(last, dict) else None
+    want = _has_results(content)
+    calls, position = read_history(
+        history_message(last), messages, history_message, want_calls=want
+    )
+    if not want or not isinstance(content, list):
+        return (), position
+    return tuple(
+        [
+            _result(
+                block.get("tool_use_id"),
+                block.get("content"),
+                block.get("is_error"),
+                calls,
+            )
+            for block in content
+            if isinstance(block, dict) and block.get("type") == _TOOL_RESULT
+        ]
+    ), position
 
 
 # anthropic-beta values already split: an application sends the same betas on every
@@ -361,9 +384,12 @@ def _parse_request_reference(
     """
     obj = _object(body, "request body")
     get = obj.get
-    # Only the last message's results are new in this request: earlier tool results
-    # were sent (and counted) by earlier requests of the conversation.
-    last, calls, position = _history(get("messages"))
+    try:
+        results, position = _history(get("messages"))
+    except (ValueError, RecursionError) as exc:
+        # json.dumps of a result block, which the parser already proved readable, so
+        # only a caller's stack leaves less room. The promise is "only WireError".
+        raise WireError(f"unreadable request: {type(exc).__name__}") from None
     values = (
         get("model"),
         get("stream"),
@@ -374,8 +400,7 @@ def _parse_request_reference(
         get("stop_sequences"),
         _tools(get("tools")),
         get("container"),
-        last,
-        calls,
+        results,
         position,
         get("output_config"),
         get("output_format"),
@@ -405,10 +430,10 @@ def _request_facts(
     url: str | None = None,
 ) -> RequestFacts:
     # values: the raw fields (model, stream, max_tokens, temperature, top_p, top_k,
-    # stop_sequences), the declarations, the raw container, the last message's raw
-    # content, the calls its results answer and the run position (read_history's),
-    # the raw output_config and output_format. The rules for each are here once,
-    # whichever parser read them.
+    # stop_sequences), the declarations, the raw container, the last message's results
+    # and the run position (read_history's), the raw output_config and output_format.
+    # The rules for each are here once, whichever parser read them; a field absent (or
+    # of its usual type) is decided inline, without a helper call.
     (
         model,
         stream,
@@ -419,49 +444,49 @@ def _request_facts(
         stop,
         tools,
         container,
-        last,
-        calls,
+        results,
         position,
         output_config,
         output_format,
     ) = values
+    get = headers.get
+    betas = get("anthropic-beta")
+    retries = get("x-stainless-retry-count")
     try:
         # Positional, in RequestFacts' field order (tests/wire/test_requests.py checks
-        # that order): ~25 % less than keywords for its 19 fields. The fields every
-        # request carries are tested inline (a helper call costs more than the test).
+        # that order): ~25 % less than keywords for its fields.
         return RequestFacts(
             method,
             path,
             server_address,
             server_port,
-            model if isinstance(model, str) else None,
+            model if type(model) is str else None,
             stream is True,
-            max_tokens
-            if isinstance(max_tokens, int) and not isinstance(max_tokens, bool)
-            else None,
+            max_tokens if type(max_tokens) is int else None,
             None if temperature is None else _float(temperature),
             None if top_p is None else _float(top_p),
             None if top_k is None else _int(top_k),
             () if stop is None else _strings(stop),
             tools,
-            _container_id(container),
-            _results_in(last, calls),
-            _betas(headers.get("anthropic-beta")),
-            _retry_count(headers.get("x-stainless-retry-count")),
-            headers.get("x-stainless-helper-method"),
+            container
+            if container is None or type(container) is str
+            else _container_id(container),
+            results,
+            _betas(betas) if betas else (),
+            0 if retries is None else _retry_count(retries),
+            get("x-stainless-helper-method"),
             len(body),
             content,
             position,
-            _output_type(output_config, output_format),
-            _effort(output_config),
+            None
+            if output_config is None and output_format is None
+            else _output_type(output_config, output_format),
+            None if output_config is None else _effort(output_config),
             url,
         )
-    except (ValueError, RecursionError, OverflowError) as exc:
-        # OverflowError: float() of an integer past the float range (a temperature of
-        # 10**400). ValueError/RecursionError: json.dumps of a result block, which the
-        # parser already proved readable, so only a caller's stack leaves less room.
-        # Either way the promise is "only WireError".
-        raise WireError(f"unreadable request: {type(exc).__name__}") from None
+    except OverflowError:
+        # float() of an integer past the float range (a temperature of 10**400).
+        raise WireError("unreadable request: OverflowError") from None
 
 
 class _Tool(msgspec.Struct):
@@ -471,9 +496,19 @@ class _Tool(msgspec.Struct):
     description: Any = None
 
 
+# No tools array (msgspec reads a Raw field as anything but null: null is read as text).
+_ABSENT = msgspec.Raw(b"null")
+
+
 class _Request(msgspec.Struct):
-    # Any: the fields are read leniently (a wrong type reads as absent), by the same
-    # rules as the reference's; null and absent both read as None there too.
+    """Exactly what the facts and the history need of a request body.
+
+    The scalar fields are ``Any``: they are read leniently (a wrong type reads as
+    absent), by the same rules as the reference's; null and absent both read as None
+    there too. ``tools`` stays JSON text, read once per distinct array; ``messages``
+    are the history's structs.
+    """
+
     model: Any = None
     stream: Any = None
     max_tokens: Any = None
@@ -482,60 +517,102 @@ class _Request(msgspec.Struct):
     top_k: Any = None
     stop_sequences: Any = None
     container: Any = None
-    tools: list[_Tool] | None = None
-    messages: list[msgspec.Raw] | None = None
+    tools: msgspec.Raw = _ABSENT
+    messages: list[HistoryMessage] | None = None
     output_config: Any = None
     output_format: Any = None
 
 
-class _Last(msgspec.Struct):
-    role: Any = None
-    content: Any = None
-
-
 _REQUEST = msgspec.json.Decoder(_Request)
-_LAST = msgspec.json.Decoder(_Last)
+_TOOL_LIST = msgspec.json.Decoder(list[_Tool] | None)
 _HISTORY = msgspec.json.Decoder(HistoryMessage)
 _RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw] | None)
 _ANY = msgspec.json.Decoder()
-# The decoders of the top-level fields but messages, for a body read part by part.
+# The decoders of the top-level fields, for a body read part by part.
 _FIELD_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     name: _ANY for name in _Request.__struct_fields__ if name != "messages"
 }
-_FIELD_DECODERS["tools"] = msgspec.json.Decoder(list[_Tool] | None)
+_FIELD_DECODERS["tools"] = msgspec.json.Decoder(msgspec.Raw)
 # Past this length a body nearly always has more than _DEPTH brackets: counting them all
 # would be wasted, so it is checked part by part at once.
 _SMALL = 16384
 
+# The declarations of every tools array already read, keyed by its JSON text: an
+# application sends the same array on every request, so it is decoded and its
+# declarations built once (a lookup hashes the text, ~0.2 ns a byte, about what skipping
+# it costs msgspec). Bounded in entries and in the size of a key it holds.
+_TOOL_SETS: dict[bytes, tuple[ToolDeclaration, ...]] = {}
+_TOOL_SETS_SIZE = 64
+_TOOL_SET_BYTES = 65536
+
+
+def _tool_set(raw: msgspec.Raw) -> tuple[ToolDeclaration, ...]:
+    key = bytes(raw)
+    tools = _TOOL_SETS.get(key)
+    if tools is None:
+        tools = tuple(
+            [
+                _cached_tool(t.name, t.type, t.allowed_callers, t.description)
+                for t in _TOOL_LIST.decode(key) or ()
+            ]
+        )
+        if len(key) <= _TOOL_SET_BYTES:
+            if len(_TOOL_SETS) >= _TOOL_SETS_SIZE:
+                _TOOL_SETS.clear()
+            _TOOL_SETS[key] = tools
+    return tools
+
 
 def _fast_request(body: bytes) -> tuple[Any, ...] | None:
     """The raw values :func:`_request_facts` takes, or ``None``: use the reference."""
-    if not _no_long_number(body):
+    if len(body) >= _DIGITS and not _no_long_number(body):
         return None
     try:
-        if len(body) <= _SMALL and _depth_bound(body) <= _DEPTH:
-            request: _Request | None = _REQUEST.decode(body)
+        decode: Callable[[Any], HistoryMessage] | None
+        if len(body) <= _SMALL and len(body.translate(None, _NOT_BRACKETS)) <= _DEPTH:
+            # One decode reads the whole body, history included.
+            request = _REQUEST.decode(body)
+            messages: list[Any] | None = request.messages
+            decode = None
+            last = messages[-1] if messages else None
         else:
-            request = _checked_request(body)
-        if request is None:
-            return None
-        messages = request.messages
-        if messages:
-            message = _LAST.decode(messages[-1])
-            last = message.content
-            # The earlier messages are decoded newest first, only as far as the scan goes.
+            checked = _checked_request(body)
+            if checked is None:
+                return None
+            request, messages = checked
+            # A long conversation: only the messages of the last run are read.
+            decode = _HISTORY.decode
+            last = decode(messages[-1]) if messages else None
+        results: tuple[ToolResultSent, ...] = ()
+        position = RUN_START
+        if last is not None and messages:
+            blocks = last.content
+            found: list[HistoryBlock] | None = None
+            if type(blocks) is list:
+                for block in blocks:
+                    if block.type == _TOOL_RESULT:
+                        if found is None:
+                            found = [block]
+                        else:
+                            found.append(block)
             calls, position = read_history(
-                message_of(message.role, last),
-                messages[:-1],
-                _HISTORY.decode,
-                want_calls=_has_results(last),
+                last, messages, decode, want_calls=found is not None
             )
-        else:
-            last, calls, position = None, None, RUN_START
+            if found is not None:
+                # A result's content is the only part of the history decoded whole.
+                results = tuple(
+                    [
+                        _result(
+                            b.tool_use_id, _ANY.decode(b.content), b.is_error, calls
+                        )
+                        for b in found
+                    ]
+                )
+        raw_tools = request.tools
+        tools = () if raw_tools is _ABSENT else _tool_set(raw_tools)
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
         return None
-    tools = request.tools
     return (
         request.model,
         request.stream,
@@ -544,28 +621,21 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
         request.top_p,
         request.top_k,
         request.stop_sequences,
-        ()
-        if tools is None
-        else tuple(
-            [
-                _cached_tool(t.name, t.type, t.allowed_callers, t.description)
-                for t in tools
-            ]
-        ),
+        tools,
         request.container,
-        last,
-        calls,
+        results,
         position,
         request.output_config,
         request.output_format,
     )
 
 
-def _checked_request(body: bytes) -> _Request | None:
+def _checked_request(body: bytes) -> tuple[_Request, list[msgspec.Raw] | None] | None:
     """A long body read part by part, each part's nesting bounded by its own brackets.
 
     The body's top-level values nest one level deep, the messages two; a part whose
-    bound passes the limit leaves the body to the reference parser.
+    bound passes the limit leaves the body to the reference parser. The messages stay
+    JSON text, for :func:`read_history` to decode as far as its scan goes.
     """
     parts = _RAW_OBJECT.decode(body)
     raw_messages = parts.pop("messages", None)
@@ -576,9 +646,13 @@ def _checked_request(body: bytes) -> _Request | None:
         decoder = _FIELD_DECODERS.get(name)
         if decoder is not None:
             values[name] = decoder.decode(raw)
-    if raw_messages is not None:
-        messages = values["messages"] = _RAW_LIST.decode(raw_messages)
-        for message in messages or ():
-            if _depth_bound(bytes(message)) + 2 > _DEPTH:
-                return None
-    return _Request(**values)
+    messages = None if raw_messages is None else _RAW_LIST.decode(raw_messages)
+    if messages:
+        # The bound of each message, in C loops (a Python loop costs ~0.3 us a message).
+        bounds = map(len, map(_bracket_bytes, map(bytes, messages)))
+        if max(bounds) + 2 > _DEPTH:
+            return None
+    return _Request(**values), messages
+
+
+_bracket_bytes = methodcaller("translate", None, _NOT_BRACKETS)

@@ -218,18 +218,34 @@ def test_a_caller_without_its_code_execution_reads_as_direct(caller: Any) -> Non
 
 
 def test_the_scan_stops_at_the_users_own_turn() -> None:
-    """Messages before the run are never decoded: an odd one there keeps the fast path."""
-    odd = {"role": "assistant", "content": 12}  # not a message the fast path reads
+    """A message before the run changes nothing; inside it, one without blocks counts."""
+    odd = {"role": "assistant", "content": 12}  # a content that holds no blocks
     turn = dice_run()[0]
     messages = [odd, PROMPT, turn, answer(turn)]
     facts = both({"messages": messages})
     assert facts.run == RunPosition(4, 1, 1, 1, 0)
-    # Inside the run the same message leaves the body to the reference path.
+    # Inside the run the same message is an exchange with no calls, on both paths.
     inside = [PROMPT, odd, turn, answer(turn)]
-    body = json.dumps({"messages": inside}).encode()
-    assert _fast_request(body) is None
-    facts = parse_request(body, **WHERE)
-    assert facts.run == RunPosition(4, 2, 1, 1, 0)
+    assert both({"messages": inside}).run == RunPosition(4, 2, 1, 1, 0)
+
+
+def test_a_block_that_is_not_an_object_leaves_the_body_to_the_reference() -> None:
+    """A content list item that is not an object: the reference path reads the body
+    (as a block of no type), wherever the message sits."""
+    turn = dice_run()[0]
+    for odd in (
+        {"role": "user", "content": [7]},
+        {"role": "assistant", "content": ["x"]},
+    ):
+        for messages in ([odd, PROMPT, turn, answer(turn)], [PROMPT, turn, odd]):
+            body = json.dumps({"messages": messages}).encode()
+            assert _fast_request(body) is None
+            facts = parse_request(body, **WHERE)
+            assert facts == _parse_request_reference(body, **WHERE)
+    # A user message holding one is the user's own turn: the run starts after it.
+    last = {"role": "user", "content": [7]}
+    own = json.dumps({"messages": [PROMPT, turn, last]}).encode()
+    assert parse_request(own, **WHERE).run == RunPosition(3)
 
 
 def test_no_messages_is_the_start_position() -> None:

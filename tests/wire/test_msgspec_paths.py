@@ -376,3 +376,48 @@ def test_a_number_past_the_float_range_is_a_wire_error(field: str) -> None:
     for parse in (parse_request, wire_requests._parse_request_reference):
         with pytest.raises(WireError):
             parse(body, headers={}, **WHERE)
+
+
+def test_a_tools_array_is_read_once_and_its_cache_bounded() -> None:
+    """The declarations of one tools array are one tuple, read again from the cache; the
+    cache never passes its bounds, and a long array is read but not kept."""
+    tools = [
+        {"type": "code_execution_20260120", "name": "code_execution"},
+        {
+            "name": "q",
+            "allowed_callers": ["code_execution_20260120"],
+            "input_schema": {},
+        },
+    ]
+    body = json.dumps({"model": "m", "messages": [], "tools": tools}).encode()
+    first = parse_request(body, headers={}, **WHERE)
+    assert first.tools is parse_request(body, headers={}, **WHERE).tools
+    assert_request_paths_agree(body)
+    for n in range(wire_requests._TOOL_SETS_SIZE + 5):
+        many = json.dumps({"tools": [{"name": f"t{n}"}]}).encode()
+        assert parse_request(many, headers={}, **WHERE).tools[0].name == f"t{n}"
+        assert len(wire_requests._TOOL_SETS) <= wire_requests._TOOL_SETS_SIZE
+    wire_requests._TOOL_SETS.clear()
+    schema = {"description": "d" * wire_requests._TOOL_SET_BYTES}
+    long = json.dumps({"tools": [{"name": "big", "input_schema": schema}]}).encode()
+    assert parse_request(long, headers={}, **WHERE).tools[0].name == "big"
+    assert not wire_requests._TOOL_SETS
+    # The same text with other values around it, or null: read by the same rules.
+    for value in (None, [], [{"name": 1, "type": "custom"}], {"name": "x"}, [3]):
+        assert_request_paths_agree(json.dumps({"tools": value}).encode())
+
+
+def test_server_tool_counts_are_read_once_per_text_and_bounded() -> None:
+    """usage.server_tool_use: one decode per distinct text, bounded; an odd count is
+    never cached and lets the model decide, as on the reference path."""
+    message = json.loads((DATA / "02_ptc_turn1_response.json").read_bytes())
+    for n in range(wire_replies._REQUESTS_MAX + 5):
+        message["usage"]["server_tool_use"] = {"web_search_requests": n}
+        body = json.dumps(message).encode()
+        reply = parse_reply(body)
+        assert reply.usage.server_tool_requests == (("web_search", n),)
+        assert len(wire_replies._REQUESTS) <= wire_replies._REQUESTS_MAX
+    for odd in ({"web_fetch_requests": "2"}, [1], 5, {"x": "y" * 2000}):
+        message["usage"]["server_tool_use"] = odd
+        assert_reply_paths_agree(json.dumps(message).encode())
+    assert all(len(key) <= wire_replies._REQUESTS_KEY for key in wire_replies._REQUESTS)
