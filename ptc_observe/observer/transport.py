@@ -148,19 +148,25 @@ _REQUEST_HEADERS = (
     "x-stainless-helper-method",
 )
 _REQUEST_TARGETS = tuple((name, name.encode("ascii")) for name in _REQUEST_HEADERS)
+_REQUEST_NAMES = frozenset(target for _name, target in _REQUEST_TARGETS)
 # name read -> (its first name as sent, any further names as sent that match it)
 _RequestPlan = tuple[tuple[str, bytes, tuple[bytes, ...]], ...]
 _REQUEST_PLANS: dict[tuple[bytes, ...], _RequestPlan] = {}
 
 
 def _request_plan(names: tuple[bytes, ...]) -> _RequestPlan:
-    # Each request header read, with the names as sent that match it, in sent order.
-    plan = []
-    for wanted, target in _REQUEST_TARGETS:
-        matches = [name for name in names if name.lower() == target]
-        if matches:
-            plan.append((wanted, matches[0], tuple(matches[1:])))
-    found = tuple(plan)
+    # Each request header read, with the names as sent that match it, in sent order
+    # (one pass: a client whose names change with every request pays what a scan costs).
+    matches: dict[bytes, list[bytes]] = {}
+    for name in names:
+        target = name.lower()
+        if target in _REQUEST_NAMES:
+            matches.setdefault(target, []).append(name)
+    found = tuple(
+        (wanted, sent[0], tuple(sent[1:]))
+        for wanted, target in _REQUEST_TARGETS
+        if (sent := matches.get(target))
+    )
     if len(_REQUEST_PLANS) >= _PLANS_SIZE:
         _REQUEST_PLANS.clear()
     _REQUEST_PLANS[names] = found
