@@ -90,12 +90,17 @@ class CodeExecutionSpans:
 
     def before(
         self, ex: Exchange, app_context: Callable[[], Context | None]
-    ) -> list[Link]:
-        """Start the new spans under the application's context (when there is one);
-        links to the open ones. ``app_context`` is called only if a span starts."""
+    ) -> tuple[list[Link], bool, bool]:
+        """Start the new spans under the application's context (when there is one).
+
+        ``app_context`` is called only if a span starts. Returns the links to the open
+        spans, whether :meth:`after` has spans left to start and whether :meth:`finish`
+        has spans to end: on a resume (every code execution open, none ending) neither
+        needs calling.
+        """
         links: list[Link] = []
         app_ctx: Context | None = None
-        looked_up = False
+        looked_up = start_after = ends = False
         for ce in ex.code_executions:
             found = self._open.get(ce.id)
             if found is None:
@@ -103,9 +108,13 @@ class CodeExecutionSpans:
                     app_ctx, looked_up = app_context(), True
                 if app_ctx is not None:
                     found = self._start(ce, ex, app_ctx)
+                else:
+                    start_after = True
             if found is not None:
                 links.append(Link(found[1], _LINK))
-        return links
+            if ce.outcome is not None:  # CodeExecution.ended
+                ends = True
+        return links, start_after, ends
 
     def after(self, ex: Exchange, exchange_ctx: SpanContext) -> None:
         """Start the spans ``before`` could not, as children of the exchange's span."""
@@ -141,8 +150,10 @@ class CodeExecutionSpans:
     def record(self, ex: Exchange) -> None:
         """Observe the durations of the code executions that ended here (started here too)."""
         for ce in ex.code_executions:
+            if ce.outcome is None or not ce.start_observed:
+                continue  # running (a resume), or its start went by unseen
             seconds = ce.duration_seconds
-            if seconds is not None and ce.start_observed and ce.outcome is not None:
+            if seconds is not None:
                 self._duration.record(seconds, self._metric_attrs(ce.name, ce.outcome))
 
     def open_count(self) -> int:

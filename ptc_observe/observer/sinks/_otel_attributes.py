@@ -12,11 +12,12 @@ from ...models import DIRECT
 from . import _semconv as sc
 
 __all__ = [
+    "add_http_response_attributes",
     "add_ptc_attributes",
+    "attempt_base",
     "chat_attributes",
     "chat_base",
     "http_attributes",
-    "http_response_attributes",
     "ptc_attributes",
     "sdk_usage",
     "start_attributes",
@@ -122,21 +123,46 @@ def sdk_usage(ex: Exchange) -> dict[str, Any]:
     return attrs
 
 
-def http_attributes(ex: Exchange) -> dict[str, Any]:
-    """Start attributes of an attempt span: HTTP only, no ``gen_ai.*``."""
+# The name and fixed attributes of an attempt span by (method, path, URL, address, port):
+# one client sends to one URL. Bounded: cleared when full.
+_HTTP: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+
+
+def attempt_base(ex: Exchange) -> tuple[str, dict[str, Any]]:
+    """The attempt span's name ``{method} {path}`` and its HTTP attributes that the
+    request line and server decide, built once per combination (shared: copy it)."""
     req = ex.request
-    attrs: dict[str, Any] = {sc.HTTP_REQUEST_METHOD: req.method, sc.URL_PATH: req.path}
-    if req.url:
-        attrs[sc.URL_FULL] = req.url
-    _server(ex, attrs)
-    if req.retry_count:
-        attrs[sc.HTTP_REQUEST_RESEND_COUNT] = req.retry_count
+    key = (req.method, req.path, req.url, req.server_address, req.server_port)
+    found = _HTTP.get(key)
+    if found is None:
+        attrs: dict[str, Any] = {
+            sc.HTTP_REQUEST_METHOD: req.method,
+            sc.URL_PATH: req.path,
+        }
+        if req.url:
+            attrs[sc.URL_FULL] = req.url
+        _server(ex, attrs)
+        if len(_HTTP) >= _BASE_MAX:
+            _HTTP.clear()
+        found = _HTTP[key] = (f"{req.method} {req.path}", attrs)
+    return found
+
+
+def http_attributes(ex: Exchange, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Start attributes of an attempt span: HTTP only, no ``gen_ai.*``.
+
+    ``base`` is :func:`attempt_base`'s dict for the exchange when the caller has it.
+    """
+    attrs = (attempt_base(ex)[1] if base is None else base).copy()
+    retries = ex.request.retry_count
+    if retries:
+        attrs[sc.HTTP_REQUEST_RESEND_COUNT] = retries
     return attrs
 
 
-def http_response_attributes(ex: Exchange) -> dict[str, Any]:
-    """``http.response.status_code`` and ``anthropic.request.id`` when a response arrived."""
-    attrs: dict[str, Any] = {}
+def add_http_response_attributes(ex: Exchange, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Add ``http.response.status_code`` and ``anthropic.request.id`` (when a response
+    arrived) to ``attrs``; returns ``attrs``."""
     if ex.status_code is not None:
         attrs[sc.HTTP_RESPONSE_STATUS_CODE] = ex.status_code
     if ex.request_id:

@@ -250,10 +250,11 @@ class OTelSink:
         # Links only for requests that answer tool calls: no list, no lookups otherwise.
         links: Sequence[Link] = self._links(ex.answers) if ex.answers else ()
         code = self._code if ex.code_executions and self.code_execution_spans else None
+        start_after = ends = False
         if code is not None:
             # The application's context is looked up only when a code execution's span
             # starts here (once per run), not on every resume.
-            code_links = code.before(
+            code_links, start_after, ends = code.before(
                 ex, lambda: _app_context(parent_ctx, sdk_span) if parent_ctx else None
             )
             if code_links:
@@ -270,8 +271,8 @@ class OTelSink:
         valid = span_ctx.is_valid
         if valid:
             self._remember(ex.id, span_ctx)
-        if code is not None:
-            code.after(ex, span_ctx)
+        if start_after:
+            self._code.after(ex, span_ctx)
         if (
             self.infer_tool_spans
             and ex.tool_turnarounds
@@ -280,8 +281,8 @@ class OTelSink:
             app_ctx = _app_context(parent_ctx, sdk_span)
             for t in ex.tool_turnarounds:
                 self._execute_tool_span(ex, t, app_ctx)
-        if code is not None:
-            code.finish(ex)
+        if ends:
+            self._code.finish(ex)
         if valid and span_ctx.trace_flags & _SAMPLED:
             if fresh:
                 _set_field(ex, "trace_id", span_ctx.trace_id)
@@ -304,10 +305,9 @@ class OTelSink:
         deferred = False  # the end attributes wait for the sampler's decision
         if sdk_span is not None:
             # The SDK's span is the inference span and stays as the SDK made it.
-            req = ex.request
-            name = f"{req.method} {req.path}"
-            attrs = attributes.http_attributes(ex)
-            attrs.update(attributes.http_response_attributes(ex))
+            name, base = attributes.attempt_base(ex)
+            attrs = attributes.http_attributes(ex, base)
+            attributes.add_http_response_attributes(ex, attrs)
             attributes.add_ptc_attributes(ex, attrs)
         else:
             req = ex.request
