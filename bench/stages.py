@@ -4,8 +4,10 @@
 (JSON and stream) by running the SDK through an observer onto the mock transport, then times,
 in a loop of its own, every stage the observed call pays for: request and response parsing,
 rate-limit headers, the SSE accumulator (fed one event per chunk, as in the scenarios, and
-the whole body at once), the correlator, span creation (``OTelSink.trace``), the OTel metrics
-(``OTelSink.on_exchange``) and the Prometheus sink. Each figure is the median of several
+the whole body at once), the correlator, the middle stages on a fresh record as the pipeline
+runs them (correlator, code-execution tracker, pricing and runs: ``Observer.finish`` without
+sinks), span creation (``OTelSink.trace``), the OTel metrics (``OTelSink.on_exchange``) and
+the Prometheus sink. Each figure is the median of several
 repetitions of a loop, in process CPU time per call. No profiler is involved, so the numbers
 add up (roughly) to the end-to-end overhead that ``python -m bench`` measures; the remainder
 is the transport shell and recorder plumbing.
@@ -14,6 +16,7 @@ is the transport shell and recorder plumbing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import statistics
@@ -99,6 +102,10 @@ def measure_stages() -> dict[str, float]:
     otel_sdk_metrics = OTelSink(telemetry.tracer_provider, telemetry.meter_provider)
     prom = PrometheusSink(CollectorRegistry())
     correlator = Correlator()
+    # The middle stages as the pipeline runs them: on a fresh record, written in place
+    # (the same record every time: each call overwrites what the last one wrote).
+    middle = Observer(prometheus=False, opentelemetry=False)
+    fresh_ex = dataclasses.replace(json_ex)
     whole_sse = b"".join(workloads.SSE_CHUNKS)
 
     def feed_chunks() -> None:
@@ -151,7 +158,18 @@ def measure_stages() -> dict[str, float]:
             parse_rate_limits(headers),
             parse_retry_after(headers),
         ),
-        "Correlator.correlate (JSON exchange)": lambda: correlator.correlate(json_ex),
+        "Correlator.correlate (JSON exchange, a copy: the non-pipeline path)": lambda: (
+            correlator.correlate(json_ex)
+        ),
+        "Correlator.correlate (fresh record, as the pipeline runs it)": lambda: (
+            middle.correlator.correlate(fresh_ex, fresh=True)
+        ),
+        "CodeExecutionTracker.track (fresh record)": lambda: (
+            middle.code_executions.track(fresh_ex, fresh=True)
+        ),
+        "Observer.finish without sinks (correlate, track, price, runs)": lambda: (
+            middle.finish(fresh_ex)
+        ),
         "OTelSink.trace (JSON exchange: spans)": lambda: otel.trace(json_ex),
         "OTelSink.on_exchange (global no-op meter)": lambda: otel.on_exchange(json_ex),
         "OTelSink.on_exchange (SDK meter provider)": lambda: (

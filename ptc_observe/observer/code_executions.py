@@ -317,9 +317,9 @@ class CodeExecutionTracker:
         results = reply.code_results
         if not results:
             # Most replies: code ran and paused (or made its calls); nothing ended.
-            records = tuple(
-                [_snapshot(state, None, None, None, None) for state in touched.values()]
-            )
+            records: tuple[CodeExecution, ...] = ()
+            for state in touched.values():
+                records += (_snapshot(state, None, None, None, None),)
         else:
             opened = self._open
             done: dict[str, CodeExecution] = {}

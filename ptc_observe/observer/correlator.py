@@ -284,9 +284,6 @@ class Correlator:
     def _sight_container(
         self, ex: Exchange, ended: list[ContainerEnded]
     ) -> ContainerSighting | None:
-        timings = ex.timings
-        sent_ts = timings.sent_unix_ns / 1e9
-        end_ts = sent_ts + (timings.finished - timings.sent)
         request = ex.request
         requested = request.container_id
         reply = ex.reply
@@ -296,26 +293,20 @@ class Correlator:
             # fleet.container_use for a complete response, inline (the common case): a
             # container other than the requested one was created, else the request's
             # container (if any) was reused.
-            expired = False
             created = answered is not None and answered.id != requested
             reused = not created and requested is not None
         else:
             created, reused, expired = container_use(ex)
-
-        if expired:
-            # The API refused the container: it is gone here too.
-            assert requested is not None
-            gone = containers.pop(requested, None)
-            if gone is not None:
+            if expired:
+                # The API refused the container: it is gone here too.
+                assert requested is not None
+                gone = containers.pop(requested, None)
+                if gone is None:
+                    return ContainerSighting(requested, None, False, False, True, None)
                 self._end(requested, gone, "expired", ended)
-            return ContainerSighting(
-                requested,
-                gone.expires_at if gone is not None else None,
-                False,
-                False,
-                True,
-                None,
-            )
+                return ContainerSighting(
+                    requested, gone.expires_at, False, False, True, None
+                )
 
         cid = answered.id if answered is not None else requested
         assert cid is not None
@@ -324,36 +315,38 @@ class Correlator:
             # Refused for another reason, retried, or cut: the container was not used.
             known = state.expires_at if state is not None else None
             return ContainerSighting(cid, known, False, False, False, None)
+        timings = ex.timings
+        sent_ts = timings.sent_unix_ns / 1e9
+        end_ts = sent_ts + (timings.finished - timings.sent)
         remaining: float | None = None
-        if (
-            state is not None
-            and state.expires_ts is not None
-            and (sent_ts >= state.expires_ts)
-        ):
-            # Named after the deadline this process knows, and served: restored from its
-            # checkpoint, or kept alive by turns served elsewhere. The life this process
-            # followed ends here; it follows the container anew.
-            del containers[cid]
-            self._end(cid, state, "expired", ended)
-            state = None
+        if state is not None:
+            deadline = state.expires_ts
+            if deadline is not None and sent_ts >= deadline:
+                # Named after the deadline this process knows, and served: restored from
+                # its checkpoint, or kept alive by turns served elsewhere. The life this
+                # process followed ends here; it follows the container anew.
+                del containers[cid]
+                self._end(cid, state, "expired", ended)
+                state = None
+            else:
+                containers.move_to_end(cid)
+                seen_messages = state.messages
+                if (
+                    reused
+                    and deadline is not None
+                    and seen_messages is not None
+                    and 0 < request.run.messages - seen_messages <= 2
+                ):
+                    # The request continues the one whose response gave this deadline
+                    # (its answer, then at most the user's message), which is still
+                    # ahead: no other process can have moved it since, so the time left
+                    # is exact.
+                    remaining = deadline - sent_ts
+        added = state is None
         if state is None:
             # A request naming an id sights it at send; a response, at its end.
             state = _Container(sent_ts if requested == cid else end_ts)
             containers[cid] = state
-        else:
-            containers.move_to_end(cid)
-            deadline = state.expires_ts
-            if (
-                reused
-                and deadline is not None
-                and state.messages is not None
-                and 0 < request.run.messages - state.messages <= 2
-                and deadline > sent_ts
-            ):
-                # The request continues the one whose response gave this deadline (its
-                # answer, then at most the user's message): no other process can have
-                # moved the deadline since, so the time left is exact.
-                remaining = deadline - sent_ts
         if created:
             state.created_at = end_ts
         if end_ts > state.last_seen:
@@ -365,11 +358,12 @@ class Correlator:
                 state.expires_ts = when.timestamp()
             state.expires_at = when
             state.messages = request.run.messages
-        excess = len(containers) - self.limits.max_containers
-        while excess > 0:
-            old_id, old = containers.popitem(last=False)
-            self._end(old_id, old, "evicted", ended)
-            excess -= 1
+        if added:
+            excess = len(containers) - self.limits.max_containers
+            while excess > 0:
+                old_id, old = containers.popitem(last=False)
+                self._end(old_id, old, "evicted", ended)
+                excess -= 1
         return ContainerSighting(
             cid, state.expires_at, created, reused, False, remaining
         )
