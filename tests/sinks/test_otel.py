@@ -987,6 +987,29 @@ class TestUnderTheSDKSpan:
             OTelSink(sdk_span_mode="duplicate")  # type: ignore[arg-type]
 
 
+class TestDecidedOnce:
+    def test_span_names_and_fixed_attributes_per_model(
+        self, otel_sink, span_exporter, factory
+    ):
+        """The name and model/server attributes decided once per combination follow each
+        exchange's own model, and their memory stays bounded under any number of models."""
+        from ptc_observe.observer.sinks import _otel_attributes
+
+        for i in range(1_500):
+            otel_sink.trace(factory.make("01_direct_tool_use.json", model=f"m-{i}"))
+        assert len(_otel_attributes._BASE) <= _otel_attributes._BASE_MAX
+        done = span_exporter.get_finished_spans()
+        assert [s.name for s in done[-2:]] == ["chat m-1498", "chat m-1499"]
+        assert [attributes(s)["gen_ai.request.model"] for s in done[-2:]] == [
+            "m-1498",
+            "m-1499",
+        ]
+        otel_sink.trace(factory.make("01_direct_tool_use.json"))
+        last = span_exporter.get_finished_spans()[-1]
+        assert last.name == f"chat {MODEL}"
+        assert attributes(last)["server.address"] == "api.anthropic.com"
+
+
 class TestFreshRecords:
     def test_trace_copies_and_trace_fresh_writes_in_place(self, otel_sink, factory):
         """``trace`` leaves the record it was given as it was; ``trace_fresh`` (the
