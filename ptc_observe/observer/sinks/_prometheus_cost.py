@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from ...events import COST_COMPONENTS, ExchangeCost, RunFacts, TokenUsage
 from . import _semconv as sc
 
 if TYPE_CHECKING:
     from ...pricing import PriceBook
+    from ._prometheus_cells import LocalMetrics
+    from ._prometheus_standard import StandardMetrics
 
 __all__ = [
     "DESTINATIONS",
@@ -91,58 +93,60 @@ class _ModeChildren:
 class CostFamilies:
     """Spend, unpriced tokens, price-data info and runs, registered in one registry."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, mk: LocalMetrics | StandardMetrics
+    ) -> None:
         r = registry
         m = sc.L_REQUEST_MODEL
-        self.cost = Counter(
+        self.cost = mk.counter(
             P_COST,
             "Spend in US dollars by component (input, cache_read, cache_write, output, server_tools, container; container is an estimate).",
             (m, L_COMPONENT), registry=r,
         )  # fmt: skip
-        self.unpriced = Counter(
+        self.unpriced = mk.counter(
             P_UNPRICED_TOKENS,
             "Tokens of responses whose model has no known price (not in ptc_cost_usd_total).",
             (m,), registry=r,
         )  # fmt: skip
-        self.info = Gauge(
+        self.info = mk.gauge(
             P_PRICE_DATA_INFO,
             "The price data in force (1 per source: genai-prices, a user price file, the container rate).",
             ("source", "version", "updated"), registry=r, multiprocess_mode="max",
         )  # fmt: skip
         mode = (L_MODE,)
-        self.runs = Counter(P_RUNS, "Finished runs (a user turn served by a tool loop) by mode.", mode, registry=r)  # fmt: skip
-        self.round_trips = Counter(
+        self.runs = mk.counter(P_RUNS, "Finished runs (a user turn served by a tool loop) by mode.", mode, registry=r)  # fmt: skip
+        self.round_trips = mk.counter(
             P_RUN_ROUND_TRIPS, "Tool round trips of finished runs, by mode.", mode, registry=r
         )  # fmt: skip
-        self.tool_calls = Counter(
+        self.tool_calls = mk.counter(
             P_RUN_TOOL_CALLS, "Client tool calls answered in finished runs, by mode.", mode, registry=r
         )  # fmt: skip
-        self.run_tokens = Counter(
+        self.run_tokens = mk.counter(
             P_RUN_TOKENS,
             "Tokens of exchanges in runs, by the run's mode as known at each exchange.",
             (L_MODE, sc.L_TOKEN_KIND), registry=r,
         )  # fmt: skip
-        self.run_cost = Counter(
+        self.run_cost = mk.counter(
             P_RUN_COST,
             "Spend (USD) of exchanges in runs, by the run's mode as known at each exchange.",
             mode, registry=r,
         )  # fmt: skip
-        self.run_duration = Histogram(
+        self.run_duration = mk.histogram(
             P_RUN_DURATION,
             "Wall time of finished runs this process saw from first request to last response.",
             mode, registry=r, buckets=RUN_DURATION_BUCKETS,
         )  # fmt: skip
-        self.result_bytes = Counter(
+        self.result_bytes = mk.counter(
             P_RUN_RESULT_BYTES,
             "Tool-result bytes sent in runs: kept in the container (programmatic) or sent to the model (direct).",
             (L_MODE, L_DESTINATION), registry=r,
         )  # fmt: skip
-        self.saved_tokens = Counter(
+        self.saved_tokens = mk.counter(
             P_RUN_SAVED_TOKENS,
             "ESTIMATE: tokens the container-kept tool results would have cost in context (bytes / 4).",
             mode, registry=r,
         )  # fmt: skip
-        self.saved_usd = Counter(
+        self.saved_usd = mk.counter(
             P_RUN_SAVED_USD,
             "ESTIMATE: the saved tokens at the model's uncached input price (USD).",
             mode, registry=r,

@@ -7,24 +7,19 @@ bounds whatever the traffic.
 
 from __future__ import annotations
 
-import math
-import threading
-from time import time as _time
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-)
+from prometheus_client import CollectorRegistry
 
 from ...events import Outcome
 from . import _semconv as sc
 from ._labels import BoundedValues
+from ._prometheus_cells import EXEMPLAR_INTERVAL_SECONDS, LocalMetrics
 from ._prometheus_cost import CostFamilies
+from ._prometheus_standard import Hist, StandardMetrics
 
 __all__ = [
+    "EXEMPLAR_INTERVAL_SECONDS",
     "Bundle",
     "ErrorChildren",
     "Families",
@@ -36,58 +31,6 @@ __all__ = [
 _GENAI = (sc.L_OPERATION, sc.L_PROVIDER, sc.L_REQUEST_MODEL, sc.L_RESPONSE_MODEL)
 _CHAT = (sc.OPERATION_CHAT, sc.PROVIDER_ANTHROPIC)
 _STREAM = {True: "true", False: "false"}
-_INF = math.inf
-# Exemplars are written at a bounded rate: at most one per series per this many seconds.
-# Prometheus keeps one exemplar per bucket and scrapes every few seconds, so a higher
-# rate would only be overwritten unseen, while each exemplar costs the library a label
-# validation per observation.
-EXEMPLAR_INTERVAL_SECONDS = 1.0
-
-
-class Hist:
-    """One histogram series: bound on first use, exemplars at a bounded rate.
-
-    Pre-binding counters is good (a 0 that rate() can start from); a histogram that is
-    never observed would only add empty series, so ``Hist(family, labels)`` binds on the
-    first observation; :meth:`of` wraps a child (or a label-less family) already bound.
-    Observations go through prometheus_client's public ``observe``. An exemplar is passed
-    with the first observation of the series and then at most once per
-    :data:`EXEMPLAR_INTERVAL_SECONDS` (by the ``now`` the caller gives, else the clock).
-    """
-
-    __slots__ = ("_child", "_family", "_labels", "_next_exemplar")
-
-    def __init__(self, family: Histogram, labels: tuple[str, ...]) -> None:
-        self._family = family
-        self._labels = labels
-        self._child: Any = None
-        self._next_exemplar = -math.inf
-
-    @classmethod
-    def of(cls, child: Any) -> Hist:
-        """Wrap a histogram child (or a histogram without labels) that is already bound."""
-        h = cls(child, ())
-        h._child = child
-        return h
-
-    def observe(
-        self,
-        amount: float,
-        exemplar: dict[str, str] | None = None,
-        now: float | None = None,
-    ) -> None:
-        """Observe ``amount``, with ``exemplar`` if this series is due one."""
-        child = self._child
-        if child is None:
-            child = self._child = self._family.labels(*self._labels)
-        if exemplar:
-            if now is None:
-                now = _time()
-            if now >= self._next_exemplar:
-                self._next_exemplar = now + EXEMPLAR_INTERVAL_SECONDS
-                child.observe(amount, exemplar)
-                return
-        child.observe(amount)
 
 
 class Gen2Bundle:
@@ -101,7 +44,7 @@ class Gen2Bundle:
         modality = sc.TOKEN_MODALITY_UNKNOWN
         self.usage = tuple(c.labels(*genai, modality) for c in g["usage"])
         # Per-operation token histograms: completed operations only, no error_type.
-        self.operation = tuple(Hist(h, genai) for h in g["operation"])
+        self.operation = tuple(f.mk.series(h, genai) for h in g["operation"])
 
 
 class Bundle:
@@ -132,9 +75,9 @@ class Bundle:
         self.model = model
         self.response_model = response_model
         genai = (*_CHAT, model, response_model)
-        self.duration = Hist(f.duration, (*genai, ""))
-        self.token_input = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
-        self.token_output = Hist(f.token_usage, (*genai, sc.TOKEN_TYPE_OUTPUT))
+        self.duration = f.mk.series(f.duration, (*genai, ""))
+        self.token_input = f.mk.series(f.token_usage, (*genai, sc.TOKEN_TYPE_INPUT))
+        self.token_output = f.mk.series(f.token_usage, (*genai, sc.TOKEN_TYPE_OUTPUT))
         s = _STREAM[stream]
         self.exchanges = {o: f.exchanges.labels(model, s, o.value).inc for o in Outcome}
         self.tokens_input = f.tokens.labels(model, sc.TOKEN_TYPE_INPUT)
@@ -156,7 +99,7 @@ class Bundle:
                 self.server_requests[name] = requests.inc
         self.retries = f.http_retries.labels(model).inc
         g = f.gen2
-        self.duration2 = Hist(g["duration"], (*genai, "")) if g else None
+        self.duration2 = f.mk.series(g["duration"], (*genai, "")) if g else None
         self.gen2 = Gen2Bundle(f, genai) if g else None
 
 
@@ -170,9 +113,9 @@ class ErrorChildren:
     ) -> None:
         genai = (*_CHAT, model, response_model)
         self.errors = f.errors.labels(model, error).inc
-        self.duration = Hist(f.duration, (*genai, error))
+        self.duration = f.mk.series(f.duration, (*genai, error))
         g = f.gen2
-        self.duration2 = Hist(g["duration"], (*genai, error)) if g else None
+        self.duration2 = f.mk.series(g["duration"], (*genai, error)) if g else None
 
 
 class ToolChildren:
@@ -181,14 +124,14 @@ class ToolChildren:
     __slots__ = ("execute_tool", "turnaround")
 
     def __init__(self, f: Families, tool: str, caller: str) -> None:
-        self.turnaround = Hist.of(f.tool_turnaround.labels(tool, caller))
+        self.turnaround = f.mk.bound(f.tool_turnaround.labels(tool, caller))
         g = f.gen2
         if g:
             h = g["execute_tool"]
             op = sc.OPERATION_EXECUTE_TOOL
             ok, failed = (
-                Hist(h, (op, tool, "")),
-                Hist(h, (op, tool, sc.ERROR_TYPE_TOOL)),
+                f.mk.series(h, (op, tool, "")),
+                f.mk.series(h, (op, tool, sc.ERROR_TYPE_TOOL)),
             )
             self.execute_tool: tuple[Any, Any] | None = (ok, failed)
         else:
@@ -211,65 +154,72 @@ class Families:
         self.resources = BoundedValues(64)
         self.gen2: dict[str, Any] | None = None
         self.active_collector: object | None = None
-        self._lock = threading.Lock()
+        self.mk: LocalMetrics | StandardMetrics = (
+            StandardMetrics() if multiprocess else LocalMetrics()
+        )
+        """The back end, decided once: our cells, or prometheus_client's metrics."""
+        self.lock = self.mk.lock
+        """The sink holds it around each exchange; cells change only under it."""
+        self._lock = self.lock
+        mk = self.mk
         r = registry
         D, T = sc.DURATION_BUCKETS, sc.TOKEN_BUCKETS
         # gen1 standard GenAI metrics.
-        self.duration = Histogram(
+        self.duration = mk.histogram(
             sc.P_OPERATION_DURATION,
             "GenAI operation duration: request sent to response complete (whole stream).",
             (*_GENAI, sc.L_ERROR_TYPE), registry=r, buckets=D,
         )  # fmt: skip
-        self.token_usage = Histogram(
+        self.token_usage = mk.histogram(
             sc.P_TOKEN_USAGE,
             "Tokens per operation; input includes cache reads and writes.",
             (*_GENAI, sc.L_TOKEN_TYPE), registry=r, buckets=T,
         )  # fmt: skip
-        self.ttfc = Histogram(
+        self.ttfc = mk.histogram(
             sc.P_TIME_TO_FIRST_CHUNK,
             "Streamed operations: request sent to the first content event.",
             (*_GENAI, sc.L_ERROR_TYPE), registry=r, buckets=D,
         )  # fmt: skip
         # Ours.
         m, tool = sc.L_REQUEST_MODEL, sc.L_TOOL_NAME
-        self.exchanges = Counter(
+        self.exchanges = mk.counter(
             sc.P_EXCHANGES, "Messages API exchanges (HTTP attempts) by outcome.",
             (m, sc.L_STREAM, sc.L_OUTCOME), registry=r,
         )  # fmt: skip
-        self.errors = Counter(
+        self.errors = mk.counter(
             sc.P_ERRORS, "Failed exchanges (error or incomplete stream) by error type.",
             (m, sc.L_ERROR_TYPE), registry=r,
         )  # fmt: skip
-        self.tokens = Counter(
+        self.tokens = mk.counter(
             sc.P_TOKENS,
             "Tokens by type: input (uncached), output, cache_read, cache_write. Sum these for totals and cost.",
             (m, sc.L_TOKEN_KIND), registry=r,
         )  # fmt: skip
-        self.tool_calls = Counter(
+        self.tool_calls = mk.counter(
             sc.P_TOOL_CALLS, "Client tool calls the model asked for, by caller (direct or programmatic).",
             (tool, sc.L_CALLER), registry=r,
         )  # fmt: skip
-        self.server_tool_calls = Counter(
+        self.server_tool_calls = mk.counter(
             sc.P_SERVER_TOOL_CALLS,
             "Server tool calls (server_tool_use blocks: code_execution, web_search, ...) by caller.",
             (tool, sc.L_CALLER), registry=r,
         )  # fmt: skip
-        self.server_tool_requests = Counter(
+        self.server_tool_requests = mk.counter(
             sc.P_SERVER_TOOL_REQUESTS,
             "Billed server tool requests (usage.server_tool_use: web_search, web_fetch, ...).",
             (m, sc.L_SERVER_TOOL), registry=r,
         )  # fmt: skip
-        self.reasoning_tokens = Counter(
+        self.reasoning_tokens = mk.counter(
             sc.P_REASONING_TOKENS,
             "Reasoning (thinking) tokens: part of the output tokens, not in addition to them.",
             (m,), registry=r,
         )  # fmt: skip
-        self.cache_write_tokens = Counter(
+        self.cache_write_tokens = mk.counter(
             sc.P_CACHE_WRITE_TOKENS,
             "Cache-write tokens by time to live (5m, 1h, unknown); they sum to ptc_tokens_total{token_kind=\"cache_write\"}.",
             (m, sc.L_TTL), registry=r,
         )  # fmt: skip
-        self.code_executions = Counter(
+        self.code_executions = mk.counter(
             sc.P_CODE_EXECUTIONS,
             "Code execution results by variant (code_execution, bash_code_execution, text_editor_code_execution) and outcome (success, error).",
             (tool, sc.L_OUTCOME), registry=r,
@@ -278,33 +228,33 @@ class Families:
             self.variants(variant)
             for outcome in (sc.CODE_EXECUTION_SUCCESS, sc.CODE_EXECUTION_ERROR):
                 self.code_executions.labels(variant, outcome)
-        self.code_execution_duration = Histogram(
+        self.code_execution_duration = mk.histogram(
             sc.P_CODE_EXECUTION_DURATION,
             "Code execution from the response that started it to the one with its result (PTC: the whole run), by variant and outcome; only code executions this process saw start.",
             (tool, sc.L_OUTCOME), registry=r, buckets=sc.CODE_EXECUTION_BUCKETS,
         )  # fmt: skip
-        self.code_executions_unfinished = Counter(
+        self.code_executions_unfinished = mk.counter(
             sc.P_CODE_EXECUTIONS_UNFINISHED,
             "Code executions given up without a result, by variant and reason (expired, container_ended, evicted, closed).",
             (tool, sc.L_REASON), registry=r,
         )  # fmt: skip
-        self.code_execution_cells: dict[tuple[str, str], Hist] = {}
-        self.tool_turnaround = Histogram(
+        self.code_execution_cells: dict[tuple[str, str], Any] = {}
+        self.tool_turnaround = mk.histogram(
             sc.P_TOOL_TURNAROUND,
             "End of the response that asked for a tool to the request carrying its result (application time included).",
             (tool, sc.L_CALLER), registry=r, buckets=sc.TURNAROUND_BUCKETS,
         )  # fmt: skip
-        self.tool_results = Counter(
+        self.tool_results = mk.counter(
             sc.P_TOOL_RESULTS,
             "Tool results sent back (requests answered in full), by the caller and tool of the call each answers.",
             (tool, sc.L_CALLER, sc.L_OUTCOME), registry=r,
         )  # fmt: skip
-        self.tool_result_bytes = Counter(
+        self.tool_result_bytes = mk.counter(
             sc.P_TOOL_RESULT_BYTES,
             "UTF-8 bytes of tool results sent back; programmatic ones went to the container, not the context.",
             (sc.L_CALLER,), registry=r,
         )  # fmt: skip
-        unmatched = Counter(
+        unmatched = mk.counter(
             sc.P_TOOL_RESULTS_UNMATCHED,
             "Tool results whose asking response this process did not see (another process served it): no turnaround.",
             (sc.L_CALLER,), registry=r,
@@ -317,43 +267,44 @@ class Families:
             True: unmatched.labels(sc.CALLER_PROGRAMMATIC).inc,
             False: unmatched.labels(sc.CALLER_DIRECT).inc,
         }
-        self.containers_created = Counter(
+        self.containers_created = mk.counter(
             sc.P_CONTAINERS_CREATED, "Complete responses naming a code-execution container their request did not (created by the API).", registry=r
         )  # fmt: skip
-        self.container_reuses = Counter(
+        self.container_reuses = mk.counter(
             sc.P_CONTAINER_REUSES, "Requests naming a container answered by a complete response.", registry=r
         )  # fmt: skip
-        self.containers_expired = Counter(
+        self.containers_expired = mk.counter(
             sc.P_CONTAINERS_EXPIRED,
             "Requests naming a container the API refused (a 400/404 about the container: expired or unknown).",
             registry=r,
         )  # fmt: skip
-        self.container_lifetime = Histogram(
+        self.container_lifetime = mk.histogram(
             sc.P_CONTAINER_LIFETIME,
             "Creation to last known expires_at of a container, observed once, by the process that saw it created.",
             registry=r, buckets=sc.CONTAINER_LIFETIME_BUCKETS,
         )  # fmt: skip
-        self.container_remaining = Histogram(
+        self.container_remaining = mk.histogram(
             sc.P_CONTAINER_REMAINING, "Time left before expires_at when a container is reused.",
             registry=r, buckets=sc.CONTAINER_REMAINING_BUCKETS,
         )  # fmt: skip
-        self.container_remaining_cells = Hist.of(self.container_remaining)
-        self.add_created = self.containers_created.inc
-        self.add_reuse = self.container_reuses.inc
-        self.add_expired = self.containers_expired.inc
-        self.http_retries = Counter(
+        self.container_remaining_cells = mk.bound(mk.single(self.container_remaining))
+        self.container_lifetime_cell = mk.single(self.container_lifetime)
+        self.add_created = mk.single(self.containers_created).inc
+        self.add_reuse = mk.single(self.container_reuses).inc
+        self.add_expired = mk.single(self.containers_expired).inc
+        self.http_retries = mk.counter(
             sc.P_HTTP_RETRIES, "HTTP attempts that were SDK retries (x-stainless-retry-count > 0).",
             (m,), registry=r,
         )  # fmt: skip
-        self.ratelimit_remaining = Gauge(
+        self.ratelimit_remaining = mk.gauge(
             sc.P_RATELIMIT_REMAINING, "anthropic-ratelimit-*-remaining of the latest response.",
             (sc.L_RESOURCE,), registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
-        self.ratelimit_limit = Gauge(
+        self.ratelimit_limit = mk.gauge(
             sc.P_RATELIMIT_LIMIT, "anthropic-ratelimit-*-limit of the latest response.",
             (sc.L_RESOURCE,), registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
-        self.telemetry_errors = Counter(
+        self.telemetry_errors = mk.counter(
             sc.P_TELEMETRY_ERRORS, "Failures inside ptc_observe by stage (the API calls are unaffected).",
             (sc.L_STAGE,), registry=r,
         )  # fmt: skip
@@ -361,11 +312,11 @@ class Families:
         # first failure (a healthy process would otherwise never export the family's samples).
         for stage in sc.TELEMETRY_STAGES:
             self.telemetry_errors.labels(self.stages(stage))
-        self.costs = CostFamilies(r)
+        self.costs = CostFamilies(r, mk)
         """Spend, unpriced tokens, price-data info and runs."""
         # Multiprocess: no custom collectors, so a per-process gauge summed over live processes.
         self.active_gauge = (
-            Gauge(
+            mk.gauge(
                 sc.P_CONTAINERS_ACTIVE,
                 "Code-execution containers seen and not yet expired.",
                 registry=r,
@@ -384,15 +335,17 @@ class Families:
         genai_error = (*_GENAI, sc.L_ERROR_TYPE)
         usage_labels = (*_GENAI, sc.L_TOKEN_MODALITY)
 
-        def usage(name: str, what: str) -> Counter:
-            return Counter(name, f"{what} tokens (gen2).", usage_labels, registry=r)
+        mk = self.mk
+
+        def usage(name: str, what: str) -> Any:
+            return mk.counter(name, f"{what} tokens (gen2).", usage_labels, registry=r)
 
         self.gen2 = {
-            "duration": Histogram(
+            "duration": mk.histogram(
                 sc.P2_INFERENCE_DURATION, "Inference duration (gen2).", genai_error,
                 registry=r, buckets=D,
             ),
-            "ttfc": Histogram(
+            "ttfc": mk.histogram(
                 sc.P2_TIME_TO_FIRST_CHUNK, "Time to first chunk (gen2).", genai_error,
                 registry=r, buckets=D,
             ),
@@ -403,16 +356,16 @@ class Families:
                 usage(sc.P2_USAGE_CACHE_WRITE, "Cache write input"),
             ),
             "operation": (
-                Histogram(
+                mk.histogram(
                     sc.P2_OPERATION_INPUT, "Input tokens per completed operation (gen2).",
                     _GENAI, registry=r, buckets=T,
                 ),
-                Histogram(
+                mk.histogram(
                     sc.P2_OPERATION_OUTPUT, "Output tokens per completed operation (gen2).",
                     _GENAI, registry=r, buckets=T,
                 ),
             ),
-            "execute_tool": Histogram(
+            "execute_tool": mk.histogram(
                 sc.P2_EXECUTE_TOOL_DURATION,
                 "Inferred tool execution time (gen2): includes application time.",
                 (sc.L_OPERATION, sc.L_TOOL_NAME, sc.L_ERROR_TYPE), registry=r, buckets=D,
@@ -495,8 +448,8 @@ class Families:
             )
             g = self.gen2
             c = (
-                Hist.of(self.ttfc.labels(*genai)),
-                Hist.of(g["ttfc"].labels(*genai)) if g else None,
+                self.mk.bound(self.ttfc.labels(*genai)),
+                self.mk.bound(g["ttfc"].labels(*genai)) if g else None,
             )
             if not error or genai[-1] == error:
                 self._ttfc[key] = c

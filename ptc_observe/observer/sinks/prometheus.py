@@ -38,7 +38,7 @@ from ...events import (
 from ...models import DIRECT
 from ..correlator import Correlator, Limits
 from . import _semconv as sc
-from ._prometheus_families import Bundle, Families, Hist
+from ._prometheus_families import Bundle, Families
 
 if TYPE_CHECKING:
     from ...events import ContainerSighting
@@ -131,24 +131,28 @@ class PrometheusSink:
         if collector is not None:
             collector.correlators.add(correlator)  # type: ignore[attr-defined]
         else:
-            self._set_active()
+            with self._f.lock:
+                self._set_active()
 
     def on_container_ended(self, ended: ContainerEnded) -> None:
         """Observe the container's lifetime (by the process that saw it created)."""
-        if ended.lifetime_seconds is not None:
-            self._f.container_lifetime.observe(ended.lifetime_seconds)
-        if self.multiprocess:
-            self._set_active()
+        with self._f.lock:
+            if ended.lifetime_seconds is not None:
+                self._f.container_lifetime_cell.observe(ended.lifetime_seconds)
+            if self.multiprocess:
+                self._set_active()
 
     def on_code_execution_ended(self, execution: CodeExecution) -> None:
         """Count a code execution given up without its result."""
-        self._f.code_executions_unfinished.labels(
-            execution.name, execution.end_reason or ""
-        ).inc()
+        with self._f.lock:
+            self._f.code_executions_unfinished.labels(
+                execution.name, execution.end_reason or ""
+            ).inc()
 
     def on_prices(self, book: PriceBook) -> None:
         """Publish ``ptc_price_data_info`` for the prices in force (at start and reload)."""
-        self._f.costs.set_info(book)
+        with self._f.lock:
+            self._f.costs.set_info(book)
 
     def bind_errors(self, report: Callable[[str, BaseException], None]) -> None:
         """Report failures of optional parts (the exemplar lookup) to ``report``."""
@@ -156,20 +160,31 @@ class PrometheusSink:
 
     def on_telemetry_error(self, stage: str) -> None:
         """Count a failure inside ptc_observe (``ptc_telemetry_errors_total{stage}``)."""
-        child = self._telemetry_errors.get(stage)
-        if child is None:
-            label = self._f.stages(stage)
-            child = self._f.telemetry_errors.labels(label)
-            if label == stage:  # cache admitted stages only, so the dict stays bounded
-                self._telemetry_errors[stage] = child
-        child.inc()
+        with self._f.lock:
+            child = self._telemetry_errors.get(stage)
+            if child is None:
+                label = self._f.stages(stage)
+                child = self._f.telemetry_errors.labels(label)
+                if label == stage:  # cache admitted stages only: the dict stays bounded
+                    self._telemetry_errors[stage] = child
+            child.inc()
 
     # --- the hot path ---
 
     def on_exchange(self, exchange: Exchange) -> None:
-        """Record one finished exchange."""
+        """Record one finished exchange (its ~20 updates under one lock)."""
+        exemplar = None
+        if not self.multiprocess:
+            try:
+                exemplar = _exemplar(exchange)
+            except Exception as exc:
+                # Exemplars are optional: a failing trace lookup costs them, not the counts.
+                self._exemplar_failed(exc)
+        with self._f.lock:
+            self._record(exchange, exemplar)
+
+    def _record(self, ex: Exchange, exemplar: dict[str, str] | None) -> None:
         f = self._f
-        ex = exchange
         reply = ex.reply
         b = f.bundle_for(
             ex.request.model,
@@ -178,13 +193,6 @@ class PrometheusSink:
         )
         model = b.model
         response_model = b.response_model
-        exemplar = None
-        if not self.multiprocess:
-            try:
-                exemplar = _exemplar(ex)
-            except Exception as exc:
-                # Exemplars are optional: a failing trace lookup costs them, not the counts.
-                self._exemplar_failed(exc)
         # One timestamp for every exemplar of the exchange (the library reads the clock
         # per observation).
         now = _time() if exemplar is not None else None
@@ -367,7 +375,7 @@ class PrometheusSink:
             key = (ce.name, ce.outcome)
             cells = f.code_execution_cells.get(key)
             if cells is None:
-                cells = f.code_execution_cells[key] = Hist(
+                cells = f.code_execution_cells[key] = f.mk.series(
                     f.code_execution_duration, key
                 )
             cells.observe(seconds, exemplar, now)
