@@ -41,7 +41,7 @@ AMOUNTS = [
 
 def _samples(registry: CollectorRegistry) -> list[tuple[Any, ...]]:
     """Every sample (``_created``: only its presence), exemplars without timestamps."""
-    out = []
+    out: list[tuple[Any, ...]] = []
     for metric in registry.collect():
         out.append((metric.name, metric.documentation, metric.type))
         for s in metric.samples:
@@ -169,7 +169,7 @@ def test_concurrent_exchanges_count_exactly(factory):
             "gen_ai_operation_name": "chat",
             "gen_ai_provider_name": "anthropic",
             "gen_ai_request_model": exchanges[0].request.model or "",
-            "gen_ai_response_model": exchanges[0].reply.model or "",  # type: ignore[union-attr]
+            "gen_ai_response_model": exchanges[0].reply.model or "",
             "error_type": "",
         },
     )

@@ -5,10 +5,13 @@ closed sets; models and tool names are bounded (``Limits.max_label_values``, the
 ``_other``). Exemplars with the trace id go on the histograms when a span was recorded;
 they are exposed in the OpenMetrics format (see :mod:`ptc_observe.observer.exposition`).
 
-The hot path is allocation-light: metric children are bound once per label combination
-and kept in dicts (``.labels(...)`` takes a lock and validates on every call).
+The hot path is allocation-light: the series an exchange touches are bound once per label
+combination and kept in dicts. In one process they are cells of the sink's own (plain
+floats, :mod:`._prometheus_cells`), all updated under one lock per exchange and exposed by
+custom collectors with the samples the standard metrics would give.
 
-Under ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn and friends) the sink still works: gauges
+Under ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn and friends) the sink keeps prometheus_client's
+metrics (:mod:`._prometheus_standard`), so the values land in the multiprocess files: gauges
 carry a ``multiprocess_mode``, exemplars are dropped (the multiprocess value store cannot
 keep them) and the active-containers gauge is set per process instead of being computed
 at scrape time.
