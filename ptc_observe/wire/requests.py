@@ -538,30 +538,57 @@ _FIELD_DECODERS["tools"] = msgspec.json.Decoder(msgspec.Raw)
 # would be wasted, so it is checked part by part at once.
 _SMALL = 16384
 
-# The declarations of every tools array already read, keyed by its JSON text: an
-# application sends the same array on every request, so it is decoded and its
-# declarations built once (a lookup hashes the text, ~0.2 ns a byte, about what skipping
-# it costs msgspec). Bounded in entries and in the size of a key it holds.
-_TOOL_SETS: dict[bytes, tuple[ToolDeclaration, ...]] = {}
+# What every tools array already read says, keyed by its JSON text: its declarations,
+# its opening brackets and its exact nesting. An application sends the same array on every
+# request, so it is decoded, declared and measured once (a lookup hashes the text, ~0.2 ns
+# a byte, about what skipping it costs msgspec). Its nesting is known exactly, so its
+# brackets (a schema has many) never count toward the body's bound: a request with a
+# large tool set stays on this path. Bounded in entries and in the size of a key it holds.
+_ToolSet = tuple[tuple[ToolDeclaration, ...], int, int]
+_TOOL_SETS: dict[bytes, _ToolSet] = {}
 _TOOL_SETS_SIZE = 64
 _TOOL_SET_BYTES = 65536
+_NO_TOOLS: _ToolSet = ((), 0, 0)
 
 
-def _tool_set(raw: msgspec.Raw) -> tuple[ToolDeclaration, ...]:
+def _tool_set(raw: msgspec.Raw) -> _ToolSet:
+    """(declarations, opening brackets, nesting) of a tools array's JSON text."""
+    if raw is _ABSENT:
+        return _NO_TOOLS
     key = bytes(raw)
-    tools = _TOOL_SETS.get(key)
-    if tools is None:
+    entry = _TOOL_SETS.get(key)
+    if entry is None:
         tools = tuple(
             [
                 _cached_tool(t.name, t.type, t.allowed_callers, t.description)
                 for t in _TOOL_LIST.decode(key) or ()
             ]
         )
+        brackets = len(key.translate(None, _NOT_BRACKETS))
+        # Nested past msgspec's recursion limit: a RecursionError, the reference decides.
+        entry = (tools, brackets, _nesting(_ANY.decode(key)) if brackets else 0)
         if len(key) <= _TOOL_SET_BYTES:
             if len(_TOOL_SETS) >= _TOOL_SETS_SIZE:
                 _TOOL_SETS.clear()
-            _TOOL_SETS[key] = tools
-    return tools
+            _TOOL_SETS[key] = entry
+    return entry
+
+
+def _nesting(value: Any) -> int:
+    """The most arrays and objects nested in a parsed JSON value, itself included."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if type(item) is list:
+            children: Any = item
+        elif type(item) is dict:
+            children = item.values()
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend([(child, level + 1) for child in children])
+    return deepest
 
 
 def _fast_request(body: bytes) -> tuple[Any, ...] | None:
@@ -569,21 +596,33 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
     if len(body) >= _DIGITS and not _no_long_number(body):
         return None
     try:
-        decode: Callable[[Any], HistoryMessage] | None
-        if len(body) <= _SMALL and len(body.translate(None, _NOT_BRACKETS)) <= _DEPTH:
-            # One decode reads the whole body, history included.
+        decode: Callable[[Any], HistoryMessage] | None = None
+        request: _Request | None = None
+        messages: list[Any] | None
+        last: HistoryMessage | None
+        if len(body) <= _SMALL:
+            # One decode reads the whole body, history included; the guard follows.
             request = _REQUEST.decode(body)
-            messages: list[Any] | None = request.messages
-            decode = None
-            last = messages[-1] if messages else None
-        else:
+            tool_set = _tool_set(request.tools)
+            # Outside the tools array the nesting is bounded by the brackets outside it.
+            outside = len(body.translate(None, _NOT_BRACKETS)) - tool_set[1]
+            if outside > _DEPTH:
+                request = None  # too many brackets for one bound: part by part
+        if request is None:
             checked = _checked_request(body)
             if checked is None:
                 return None
             request, messages = checked
+            tool_set = _tool_set(request.tools)
             # A long conversation: only the messages of the last run are read.
             decode = _HISTORY.decode
             last = decode(messages[-1]) if messages else None
+        else:
+            messages = request.messages
+            last = messages[-1] if messages else None
+        tools, _, nesting = tool_set
+        if 1 + nesting > _DEPTH:  # the body's object around the array's own nesting
+            return None
         results: tuple[ToolResultSent, ...] = ()
         position = RUN_START
         if last is not None and messages:
@@ -609,8 +648,6 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
                         for b in found
                     ]
                 )
-        raw_tools = request.tools
-        tools = () if raw_tools is _ABSENT else _tool_set(raw_tools)
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
         return None
     return (
@@ -630,7 +667,9 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
     )
 
 
-def _checked_request(body: bytes) -> tuple[_Request, list[msgspec.Raw] | None] | None:
+def _checked_request(
+    body: bytes,
+) -> tuple[_Request, list[msgspec.Raw] | None] | None:
     """A long body read part by part, each part's nesting bounded by its own brackets.
 
     The body's top-level values nest one level deep, the messages two; a part whose
@@ -641,7 +680,8 @@ def _checked_request(body: bytes) -> tuple[_Request, list[msgspec.Raw] | None] |
     raw_messages = parts.pop("messages", None)
     values: dict[str, Any] = {}
     for name, raw in parts.items():
-        if _depth_bound(bytes(raw)) + 1 > _DEPTH:
+        # The tools array's nesting is known exactly (_tool_set), not bounded here.
+        if name != "tools" and _depth_bound(bytes(raw)) + 1 > _DEPTH:
             return None
         decoder = _FIELD_DECODERS.get(name)
         if decoder is not None:

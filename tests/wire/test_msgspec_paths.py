@@ -421,3 +421,38 @@ def test_server_tool_counts_are_read_once_per_text_and_bounded() -> None:
         message["usage"]["server_tool_use"] = odd
         assert_reply_paths_agree(json.dumps(message).encode())
     assert all(len(key) <= wire_replies._REQUESTS_KEY for key in wire_replies._REQUESTS)
+
+
+def test_a_large_tool_set_keeps_the_fast_path() -> None:
+    """A tools array's brackets never count toward the body's bound (its nesting is read
+    exactly, once): 40 schemas of ~10 brackets each still read on the msgspec path."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "array", "items": {"type": "integer"}},
+            "b": {"type": "object", "properties": {"c": {"enum": ["x", "y"]}}},
+        },
+        "required": ["a"],
+    }
+    tools = [{"name": f"t{i}", "input_schema": schema} for i in range(40)]
+    message = {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    for messages in ([message], [message] * 300):  # short, and read part by part
+        body = json.dumps({"model": "m", "messages": messages, "tools": tools}).encode()
+        assert body.count(b"[") + body.count(b"{") > 200
+        assert wire_requests._fast_request(body) is not None
+        assert_request_paths_agree(body)
+        assert len(parse_request(body, headers={}, **WHERE).tools) == 40
+
+
+@pytest.mark.parametrize("depth", [1, 2, 199, 200, 201])
+def test_a_tool_sets_nesting_is_exact(depth: int) -> None:
+    """The nesting read once per tools array is the exact one, objects and arrays alike."""
+    value: Any = "leaf"
+    for level in range(depth - 1):
+        value = [value, []] if level % 2 else {"k": value, "s": 1}
+    tools = json.dumps([value]).encode()
+    assert wire_requests._nesting(json.loads(tools)) == depth
+    body = b'{"messages":[],"tools":' + tools + b"}"
+    assert_request_paths_agree(body)
+    # body -> the array's own levels: from_json reads up to 200 around a value
+    assert (request_outcome(parse_request, body) == "WireError") == (depth + 1 > 200)
