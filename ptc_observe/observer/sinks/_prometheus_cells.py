@@ -33,7 +33,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Exemplar
+from prometheus_client.samples import Exemplar, Sample
 from prometheus_client.utils import floatToGoString
 
 __all__ = [
@@ -322,8 +322,15 @@ class LocalHistogram(_LocalFamily):
                 buckets.append((le, acc, exemplar))
             family.add_metric(key, buckets, total)
             if created:
-                family.add_sample(
-                    self.name + "_created", dict(zip(names, key, strict=True)), stamp
+                # The family's public ``samples`` list, as every reader of collect() sees
+                # it (HistogramMetricFamily.add_metric takes no created time, and the
+                # library marks Metric.add_sample internal-only).
+                family.samples.append(
+                    Sample(
+                        self.name + "_created",
+                        dict(zip(names, key, strict=True)),
+                        stamp,
+                    )
                 )
         return [family]
 
