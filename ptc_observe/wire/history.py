@@ -27,6 +27,7 @@ from ..models import DIRECT
 __all__ = [
     "Call",
     "HistoryBlock",
+    "HistoryCaller",
     "HistoryMessage",
     "history_message",
     "read_history",
@@ -40,6 +41,13 @@ _ASSISTANT = "assistant"
 _NULL = msgspec.Raw(b"null")
 
 
+class HistoryCaller(msgspec.Struct):
+    """A block's ``caller`` object: the two fields that tell a programmatic call."""
+
+    type: Any = None
+    tool_id: Any = None
+
+
 class HistoryBlock(msgspec.Struct):
     """The facts of one content block (the rest is skipped).
 
@@ -51,7 +59,9 @@ class HistoryBlock(msgspec.Struct):
     type: Any = None
     id: Any = None
     name: Any = None
-    caller: Any = None
+    # An object, or any other value, read as direct (a list leaves the body to the
+    # reference path, which reads it as direct too).
+    caller: HistoryCaller | str | int | float | bool | None = None
     tool_use_id: Any = None
     content: msgspec.Raw = _NULL
     is_error: Any = None
@@ -91,7 +101,7 @@ def history_message(value: Any) -> HistoryMessage:
     content = value.get("content")
     if isinstance(content, list):
         content = [
-            HistoryBlock(b.get("type"), b.get("id"), b.get("name"), b.get("caller"))
+            HistoryBlock(b.get("type"), b.get("id"), b.get("name"), _caller(b))
             if isinstance(b, dict)
             else _NOT_A_BLOCK
             for b in content
@@ -99,6 +109,13 @@ def history_message(value: Any) -> HistoryMessage:
     elif not isinstance(content, str):
         content = None
     return HistoryMessage(value.get("role"), content)
+
+
+def _caller(block: dict[str, Any]) -> HistoryCaller | None:
+    caller = block.get("caller")
+    if not isinstance(caller, dict):
+        return None  # direct, as any caller that is not an object
+    return HistoryCaller(caller.get("type"), caller.get("tool_id"))
 
 
 def call_of(block: HistoryBlock) -> Call:
@@ -111,9 +128,9 @@ def call_of(block: HistoryBlock) -> Call:
     # type() rather than isinstance: the values are parsed JSON, never subclasses.
     name = block.name if type(block.name) is str else ""
     caller = block.caller
-    if type(caller) is dict:
-        kind = caller.get("type")
-        tool_id = caller.get("tool_id")
+    if type(caller) is HistoryCaller:
+        kind = caller.type
+        tool_id = caller.tool_id
         if type(kind) is str and kind != DIRECT and type(tool_id) is str and tool_id:
             return name, kind, tool_id
     return name, DIRECT, None
@@ -126,23 +143,12 @@ _POSITIONS_SIZE = 1024
 
 
 def _position(key: tuple[int, int, int, int, int]) -> RunPosition:
-    position = _POSITIONS.get(key)
-    if position is None:
-        position = RunPosition(*key)
-        if len(_POSITIONS) >= _POSITIONS_SIZE:
-            _POSITIONS.clear()
-        _POSITIONS[key] = position
+    # A position not in the cache yet (read_history looks it up inline).
+    position = RunPosition(*key)
+    if len(_POSITIONS) >= _POSITIONS_SIZE:
+        _POSITIONS.clear()
+    _POSITIONS[key] = position
     return position
-
-
-def _programmatic(caller: dict[str, Any]) -> bool:
-    # call_of's rule for a caller object, without building the call (the run scan only
-    # counts callers).
-    kind = caller.get("type")
-    tool_id = caller.get("tool_id")
-    return (
-        type(kind) is str and kind != DIRECT and type(tool_id) is str and tool_id != ""
-    )
 
 
 def read_history(
@@ -183,8 +189,15 @@ def read_history(
                 if in_run:
                     for block in blocks:
                         if block.type == _TOOL_USE:
+                            # call_of's rule, without building the call.
                             caller = block.caller
-                            if type(caller) is dict and _programmatic(caller):
+                            if (
+                                type(caller) is HistoryCaller
+                                and type(caller.type) is str
+                                and caller.type != DIRECT
+                                and type(caller.tool_id) is str
+                                and caller.tool_id
+                            ):
                                 programmatic += 1
                             else:
                                 direct += 1
@@ -213,7 +226,10 @@ def read_history(
         message = messages[index]
         if decode is not None:
             message = decode(message)
-    position = _position((len(messages), exchanges, round_trips, programmatic, direct))
+    key = (len(messages), exchanges, round_trips, programmatic, direct)
+    position = _POSITIONS.get(key)
+    if position is None:
+        position = _position(key)
     if not want_calls:
         return None, position
     calls: dict[str, Call] = {}

@@ -217,6 +217,24 @@ def test_a_caller_without_its_code_execution_reads_as_direct(caller: Any) -> Non
     assert facts.run.direct_calls == 1
 
 
+def test_a_caller_that_is_a_list_is_read_by_the_reference_as_direct() -> None:
+    """The msgspec path reads a caller object or scalar; a list leaves the body to the
+    reference path, which reads it as a direct caller."""
+    assistant = {
+        "role": "assistant",
+        "content": [
+            {"type": "tool_use", "id": "t", "name": "q", "input": {}, "caller": [1]}
+        ],
+    }
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}
+    body = json.dumps({"messages": [PROMPT, assistant, result]}).encode()
+    assert _fast_request(body) is None
+    facts = parse_request(body, **WHERE)
+    assert facts == _parse_request_reference(body, **WHERE)
+    assert facts.tool_results[0].caller_type == "direct"
+    assert facts.run.direct_calls == 1
+
+
 def test_the_scan_stops_at_the_users_own_turn() -> None:
     """A message before the run changes nothing; inside it, one without blocks counts."""
     odd = {"role": "assistant", "content": 12}  # a content that holds no blocks
