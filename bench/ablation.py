@@ -40,7 +40,7 @@ def _precomputed() -> dict[str, Any]:
     captured: dict[str, Any] = {}
     originals = {
         name: getattr(recorder_module, name)
-        for name in ("parse_request", "parse_reply", "parse_rate_limits")
+        for name in ("parse_request", "parse_reply", "rate_limits_from")
     }
 
     def spy(name: str) -> Callable[..., Any]:
@@ -188,10 +188,10 @@ def variants() -> list[type[Config]]:
         ),
         _variant(
             "rate_limits",
-            "parse_rate_limits precomputed",
+            "rate_limits_from precomputed",
             recorder_module,
-            "parse_rate_limits",
-            lambda: lambda headers: pre["parse_rate_limits"],
+            "rate_limits_from",
+            lambda: lambda values: pre["rate_limits_from"],
         ),
         _variant(
             "accumulator",

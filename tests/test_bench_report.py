@@ -265,3 +265,28 @@ def test_compare_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         compare.pick_scenarios(["nope"])
     assert compare.main(["sdk_create_sync", "--configs", "nope"]) == 2
+
+
+def test_ablation_variants_stand_in_for_names_the_observer_still_has() -> None:
+    # variants() runs the parsers once to capture their results, then names each stage it
+    # replaces: a renamed stage must fail here, not halfway through a timing run.
+    from bench.ablation import variants
+
+    made = variants()
+    assert len(made) == 8
+    assert len({cls.name for cls in made}) == len(made)
+    for cls in made:
+        target = getattr(cls, "target", None) or getattr(cls, "sink_type", None)
+        attribute = getattr(cls, "attribute", None) or getattr(cls, "hook", None)
+        assert target is not None and attribute is not None, cls.name
+        assert callable(getattr(target, attribute)), (cls.name, attribute)
+
+
+def test_calls_per_exchange_counts_what_a_configuration_adds() -> None:
+    from bench.calls import calls_per_exchange
+
+    bare = calls_per_exchange("sdk_create_sync", "bare", 5)
+    naive = calls_per_exchange("sdk_create_sync", "naive", 5)
+    finish = [key for key in naive if key[2] == "finish" and "naive" in key[0]]
+    assert finish and all(naive[key] == 1.0 for key in finish)
+    assert not [key for key in bare if "bench/naive.py" in key[0]]
