@@ -12,8 +12,7 @@ decides on any error or doubt, and the two give equal facts for every input
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from operator import methodcaller
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -29,11 +28,11 @@ from ._json import (
     _DIGITS,
     _NOT_BRACKETS,
     WireError,
-    _depth_bound,
     _no_long_number,
     _object,
 )
-from .history import Call, HistoryBlock, HistoryMessage, history_message, read_history
+from .history import Call, history_message, read_history
+from .resends import read_resent_history
 
 __all__ = ["parse_request"]
 
@@ -506,7 +505,8 @@ class _Request(msgspec.Struct):
     The scalar fields are ``Any``: they are read leniently (a wrong type reads as
     absent), by the same rules as the reference's; null and absent both read as None
     there too. ``tools`` stays JSON text, read once per distinct array; ``messages``
-    are the history's structs.
+    stay JSON texts, for :func:`~.resends.read_resent_history` to decode only the
+    messages earlier requests of the conversation did not show.
     """
 
     model: Any = None
@@ -518,26 +518,15 @@ class _Request(msgspec.Struct):
     stop_sequences: Any = None
     container: Any = None
     tools: msgspec.Raw = _ABSENT
-    messages: list[HistoryMessage] | None = None
+    messages: list[msgspec.Raw] | None = None
     output_config: Any = None
     output_format: Any = None
 
 
 _REQUEST = msgspec.json.Decoder(_Request)
 _TOOL_LIST = msgspec.json.Decoder(list[_Tool] | None)
-_HISTORY = msgspec.json.Decoder(HistoryMessage)
 _RAW_OBJECT = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw] | None)
 _ANY = msgspec.json.Decoder()
-# The decoders of the top-level fields, for a body read part by part.
-_FIELD_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
-    name: _ANY for name in _Request.__struct_fields__ if name != "messages"
-}
-_FIELD_DECODERS["tools"] = msgspec.json.Decoder(msgspec.Raw)
-# Past this length a body nearly always has more than _DEPTH brackets: counting them all
-# would be wasted, so it is checked part by part at once.
-_SMALL = 16384
-
 # What every tools array already read says, keyed by its JSON text: its declarations,
 # its opening brackets and its exact nesting. An application sends the same array on every
 # request, so it is decoded, declared and measured once (a lookup hashes the text, ~0.2 ns
@@ -596,48 +585,21 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
     if len(body) >= _DIGITS and not _no_long_number(body):
         return None
     try:
-        decode: Callable[[Any], HistoryMessage] | None = None
-        request: _Request | None = None
-        messages: list[Any] | None
-        last: HistoryMessage | None
-        if len(body) <= _SMALL:
-            # One decode reads the whole body, history included; the guard follows.
-            request = _REQUEST.decode(body)
-            tool_set = _tool_set(request.tools)
-            # Outside the tools array the nesting is bounded by the brackets outside it.
-            outside = len(body.translate(None, _NOT_BRACKETS)) - tool_set[1]
-            if outside > _DEPTH:
-                request = None  # too many brackets for one bound: part by part
-        if request is None:
-            checked = _checked_request(body)
-            if checked is None:
-                return None
-            request, messages = checked
-            tool_set = _tool_set(request.tools)
-            # A long conversation: only the messages of the last run are read.
-            decode = _HISTORY.decode
-            last = decode(messages[-1]) if messages else None
-        else:
-            messages = request.messages
-            last = messages[-1] if messages else None
-        tools, _, nesting = tool_set
+        # One decode reads the body, the messages as JSON texts; the guard follows.
+        request = _REQUEST.decode(body)
+        tools, tool_brackets, nesting = _tool_set(request.tools)
         if 1 + nesting > _DEPTH:  # the body's object around the array's own nesting
             return None
+        messages = request.messages
         results: tuple[ToolResultSent, ...] = ()
         position = RUN_START
-        if last is not None and messages:
-            blocks = last.content
-            found: list[HistoryBlock] | None = None
-            if type(blocks) is list:
-                for block in blocks:
-                    if block.type == _TOOL_RESULT:
-                        if found is None:
-                            found = [block]
-                        else:
-                            found.append(block)
-            calls, position = read_history(
-                last, messages, decode, want_calls=found is not None
-            )
+        brackets = 0
+        if messages:
+            # Each message is bounded on its own before it is read.
+            read = read_resent_history(messages)
+            if read is None:
+                return None
+            found, calls, position, brackets = read
             if found is not None:
                 # A result's content is the only part of the history decoded whole.
                 results = tuple(
@@ -648,6 +610,13 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
                         for b in found
                     ]
                 )
+        # Outside the tools array and the messages, the nesting is bounded by the
+        # brackets left; too many for one bound: each top-level value on its own.
+        total = len(body.translate(None, _NOT_BRACKETS))
+        if total - tool_brackets - brackets > _DEPTH and not _parts_bounded(
+            body, total
+        ):
+            return None
     except (ValueError, RecursionError):  # msgspec's errors are ValueErrors
         return None
     return (
@@ -667,32 +636,14 @@ def _fast_request(body: bytes) -> tuple[Any, ...] | None:
     )
 
 
-def _checked_request(
-    body: bytes,
-) -> tuple[_Request, list[msgspec.Raw] | None] | None:
-    """A long body read part by part, each part's nesting bounded by its own brackets.
-
-    The body's top-level values nest one level deep, the messages two; a part whose
-    bound passes the limit leaves the body to the reference parser. The messages stay
-    JSON text, for :func:`read_history` to decode as far as its scan goes.
-    """
-    parts = _RAW_OBJECT.decode(body)
-    raw_messages = parts.pop("messages", None)
-    values: dict[str, Any] = {}
-    for name, raw in parts.items():
-        # The tools array's nesting is known exactly (_tool_set), not bounded here.
-        if name != "tools" and _depth_bound(bytes(raw)) + 1 > _DEPTH:
-            return None
-        decoder = _FIELD_DECODERS.get(name)
-        if decoder is not None:
-            values[name] = decoder.decode(raw)
-    messages = None if raw_messages is None else _RAW_LIST.decode(raw_messages)
-    if messages:
-        # The bound of each message, in C loops (a Python loop costs ~0.3 us a message).
-        bounds = map(len, map(_bracket_bytes, map(bytes, messages)))
-        if max(bounds) + 2 > _DEPTH:
-            return None
-    return _Request(**values), messages
-
-
-_bracket_bytes = methodcaller("translate", None, _NOT_BRACKETS)
+def _parts_bounded(body: bytes, total: int) -> bool:
+    """Each top-level value but the tools and messages (bounded on their own) nests
+    within the limit, by its own brackets; and every bracket of the body is in one of
+    them (none in a key, or in a value a repeated key replaced)."""
+    counted = 1  # the body's own object
+    for name, raw in _RAW_OBJECT.decode(body).items():
+        brackets = len(bytes(raw).translate(None, _NOT_BRACKETS))
+        if name != "tools" and name != "messages" and brackets + 1 > _DEPTH:
+            return False
+        counted += brackets
+    return counted == total
