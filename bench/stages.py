@@ -42,6 +42,7 @@ from ptc_observe.wire.messages import (
     parse_request,
     parse_retry_after,
 )
+from ptc_observe.wire.resends import STATES
 from ptc_observe.wire.sse import SSEDecoder
 
 from . import workloads
@@ -70,6 +71,63 @@ def _time(
             fn()
         results.append((time.process_time() - t) / loops)
     return statistics.median(results)
+
+
+def _time_batch(
+    forget: Callable[[], object],
+    before: Sequence[bytes],
+    bodies: Sequence[bytes],
+    *,
+    repeats: int = 7,
+) -> float:
+    """Median over ``repeats`` of the CPU time per request of parsing ``bodies`` (distinct
+    conversations), each time after ``forget`` and parsing ``before`` (untimed)."""
+    results = []
+    for _ in range(repeats):
+        forget()
+        for body in before:
+            parse_request(body, **_WHERE)
+        gc.collect()
+        t = time.process_time()
+        for body in bodies:
+            parse_request(body, **_WHERE)
+        results.append((time.process_time() - t) / len(bodies))
+    return statistics.median(results)
+
+
+_WHERE: dict[str, Any] = {
+    "method": "POST",
+    "path": "/v1/messages",
+    "server_address": "bench.invalid",
+    "server_port": None,
+    "headers": {},
+}
+
+
+def measure_history() -> dict[str, float]:
+    """Microseconds per ``parse_request`` of a PTC run's request after 1, 10 and 50 round
+    trips: seen for the first time, extended by a round from the request before it, and
+    repeated (a retry)."""
+    costs: dict[str, float] = {}
+    conversations = 200
+    for rounds in (1, 10, 50):
+        bodies = [
+            workloads.run_request_body(rounds, f" ({n})") for n in range(conversations)
+        ]
+        before = [
+            workloads.run_request_body(rounds - 1, f" ({n})")
+            for n in range(conversations)
+        ]
+        size = len(bodies[0]) / 1024
+        name = f"parse_request, {rounds} round(s) ({size:.1f} KB)"
+        costs[f"{name}: first sight"] = _time_batch(STATES.clear, (), bodies) * 1e6
+        costs[f"{name}: extends the last request"] = (
+            _time_batch(STATES.clear, before, bodies) * 1e6
+        )
+        costs[f"{name}: repeated"] = (
+            _time_batch(lambda: None, (), bodies[:1] * conversations) * 1e6
+        )
+    return costs
 
 
 def _capture() -> tuple[Exchange, Exchange]:
@@ -185,7 +243,7 @@ def measure_stages() -> dict[str, float]:
         f"SSEDecoder alone, {len(workloads.SSE_CHUNKS)} chunks": sse_only,
         "json.loads of every event, for scale": json_loads_per_event,
     }
-    return {name: _time(fn) * 1e6 for name, fn in stages.items()}
+    return {name: _time(fn) * 1e6 for name, fn in stages.items()} | measure_history()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -361,3 +361,28 @@ REQUEST_HEADERS = {
     "anthropic-version": "2026-10-21",
     "x-api-key": "sk-bench-not-a-key",
 }
+
+
+def _with_round(value: Any, n: int) -> Any:
+    # The turn-1 content with its ids made unique to round n (as a real run's are).
+    if isinstance(value, dict):
+        return {
+            k: f"{v}_{n}"
+            if k in ("id", "tool_use_id", "tool_id")
+            else _with_round(v, n)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_with_round(v, n) for v in value]
+    return value
+
+
+def run_request_body(rounds: int, prompt: str = "") -> bytes:
+    """A PTC run's request after ``rounds`` tool round trips: the bench's resume request
+    (``REQUEST``) with its assistant turn and tool result repeated, ids unique per round.
+    ``prompt`` is appended to the user's own message (a different conversation)."""
+    first, turn, answer = REQUEST["messages"]
+    messages = [{**first, "content": first["content"] + prompt}]
+    for n in range(rounds):
+        messages += [_with_round(turn, n), _with_round(answer, n)]
+    return json.dumps({**REQUEST, "messages": messages}, separators=(",", ":")).encode()

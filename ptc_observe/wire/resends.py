@@ -31,7 +31,7 @@ from operator import methodcaller
 
 import msgspec
 
-from ..events import RunPosition
+from ..events import RUN_START, RunPosition
 from ._json import _DEPTH, _NOT_BRACKETS
 from .history import (
     _POSITIONS,
@@ -54,8 +54,9 @@ _NO_CALLS: dict[str, Call] = {}  # shared: a state's calls are never changed in 
 # A remembered state: the exchanges, round trips, programmatic and direct calls since the
 # user's own turn, the calls of the assistant messages at the end, those of the
 # assistant messages right before the last message (what its results answer), and the
-# opening brackets of all the messages (0 in a step's result: the caller adds them).
-_State = tuple[int, int, int, int, dict[str, Call], dict[str, Call], int]
+# opening brackets of all the messages and the position of the request that ends there
+# (0 and the start position in a step's result: the caller adds them).
+_State = tuple[int, int, int, int, dict[str, Call], dict[str, Call], int, RunPosition]
 
 _DECODE = msgspec.json.Decoder(HistoryMessage).decode
 
@@ -140,7 +141,16 @@ def _step(state: _State, message: HistoryMessage) -> _State:
                         added[block.id] = call
             if added is not None:
                 calls = added
-        return exchanges, round_trips, programmatic, direct, calls, state[4], 0
+        return (
+            exchanges,
+            round_trips,
+            programmatic,
+            direct,
+            calls,
+            state[4],
+            0,
+            RUN_START,
+        )
     # A user message of tool results only is a round trip; any other is the user's own
     # turn: the run starts after it.
     if type(blocks) is list and blocks:
@@ -148,11 +158,20 @@ def _step(state: _State, message: HistoryMessage) -> _State:
             if block.type != _TOOL_RESULT:
                 break
         else:
-            return exchanges, round_trips + 1, programmatic, direct, _NO_CALLS, calls, 0
-    return 0, 0, 0, 0, _NO_CALLS, calls, 0
+            return (
+                exchanges,
+                round_trips + 1,
+                programmatic,
+                direct,
+                _NO_CALLS,
+                calls,
+                0,
+                RUN_START,
+            )
+    return 0, 0, 0, 0, _NO_CALLS, calls, 0, RUN_START
 
 
-_START: _State = (0, 0, 0, 0, _NO_CALLS, _NO_CALLS, 0)
+_START: _State = (0, 0, 0, 0, _NO_CALLS, _NO_CALLS, 0, RUN_START)
 
 Read = tuple[list[HistoryBlock] | None, dict[str, Call] | None, RunPosition, int]
 """The last message's ``tool_result`` blocks (``None``: it holds none), the calls they
@@ -161,6 +180,7 @@ opening brackets."""
 
 
 def _results(last: HistoryMessage) -> list[HistoryBlock] | None:
+    """The last message's ``tool_result`` blocks, or ``None``."""
     blocks = last.content
     found: list[HistoryBlock] | None = None
     if type(blocks) is list:
@@ -191,30 +211,35 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
     count = len(raws)
     joined = b",".join(raws)
     states = STATES.states
-    # The whole request (a retry) and two messages back (a run's next request: a reply
-    # and its results), in one pass; the other boundaries within reach only when neither
-    # is remembered.
-    back = b""
+    # The whole request (a retry), two messages back (a run's next request: a reply and
+    # its results) and one (a continued turn), in one pass; the other boundaries within
+    # reach only when none of them is remembered.
     if count > _SHORT:
-        cut = len(joined) - len(raws[-1]) - len(raws[-2]) - 2
+        one = len(joined) - len(raws[-1]) - 1
+        two = one - len(raws[-2]) - 1
         view = memoryview(joined)
-        digest = sha256(view[:cut])
+        digest = sha256(view[:two])
         back = digest.digest()
-        digest.update(view[cut:])
+        digest.update(view[two:one])
+        back_one = digest.digest()
+        digest.update(view[one:])
+        whole = digest.digest()
     else:
-        digest = sha256(joined)
-    whole = digest.digest()
+        whole = sha256(joined).digest()
     state = states.get(whole)
     if state is not None:
         # Seen whole before: every message passed the guard then.
         last = _DECODE(raws[-1])
+        position = state[7]
     else:
         if count <= _SHORT:
             found, state = 0, _START
         else:
             found, state = count - 2, states.get(back)
             if state is None:
-                found, state = _reach(raws, joined, states)
+                found, state = count - 1, states.get(back_one)
+                if state is None:
+                    found, state = _reach(raws, joined, states)
         if state is None:
             return _scan(raws, whole)
         new = raws[found:]
@@ -225,13 +250,21 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
         for raw in new[:-1]:
             state = _step(state, _DECODE(raw))
         last = _DECODE(raws[-1])
-        state = (*_step(state, last)[:6], brackets)
+        state = _step(state, last)
+        key = (count, state[0], state[1], state[2], state[3])
+        known = _POSITIONS.get(key)
+        position = _position(key) if known is None else known
+        state = (*state[:6], brackets, position)
         STATES.remember(whole, state)
-    found_results = _results(last)
-    key = (count, state[0], state[1], state[2], state[3])
-    position = _POSITIONS.get(key)
-    if position is None:
-        position = _position(key)
+    blocks = last.content
+    found_results: list[HistoryBlock] | None = None
+    if type(blocks) is list:  # _results, inline
+        for block in blocks:
+            if block.type == _TOOL_RESULT:
+                if found_results is None:
+                    found_results = [block]
+                else:
+                    found_results.append(block)
     calls = state[5] if found_results is not None else None
     return found_results, calls, position, state[6]
 
@@ -254,6 +287,7 @@ def _scan(raws: list[msgspec.Raw], whole: bytes) -> Read | None:
             _after(calls, last),
             calls,
             brackets,
+            position,
         ),
     )
     found_results = _results(last)
@@ -267,27 +301,28 @@ def _scan(raws: list[msgspec.Raw], whole: bytes) -> Read | None:
 
 def _after(calls: dict[str, Call], last: HistoryMessage) -> dict[str, Call]:
     # The calls at the end after ``last``, given those before it.
-    return _step((0, 0, 0, 0, calls, _NO_CALLS, 0), last)[4]
+    return _step((0, 0, 0, 0, calls, _NO_CALLS, 0, RUN_START), last)[4]
 
 
 def _reach(
     raws: list[msgspec.Raw], joined: bytes, states: dict[bytes, _State]
 ) -> tuple[int, _State | None]:
-    """The longest remembered prefix within reach, but the two tried first."""
+    """The longest remembered prefix within reach, but the three tried first."""
     count = len(raws)
+    if count - 3 < 1:
+        return 0, None
     view = memoryview(joined)
     # ends[k - 1]: where the first k messages end in the joined text.
     ends = [end + k for k, end in enumerate(accumulate(map(len, raws)))]
     lowest = max(1, count - _REACH)
     digest = sha256(view[: ends[lowest - 1]])
     digests = [digest.digest()]
-    for k in range(lowest, count - 1):
+    for k in range(lowest, count - 3):
         digest.update(view[ends[k - 1] : ends[k]])
         digests.append(digest.digest())
-    # digests[i]: the first lowest + i messages; count - 2 was tried already.
-    for size in range(count - 1, lowest - 1, -1):
-        if size != count - 2:
-            state = states.get(digests[size - lowest])
-            if state is not None:
-                return size, state
+    # digests[i]: the first lowest + i messages, up to count - 3.
+    for size in range(count - 3, lowest - 1, -1):
+        state = states.get(digests[size - lowest])
+        if state is not None:
+            return size, state
     return 0, None
