@@ -7,8 +7,8 @@ that scan reads are a fold from the oldest message: after each message, the exch
 round trips and calls by caller since the user's own turn (zero again at the next one), and
 the calls of the assistant messages at the end (what a following message's results answer).
 So the state after a request's messages is remembered, keyed by the SHA-256 of their exact
-JSON texts joined by commas (an unambiguous encoding: a JSON value holds no top-level
-comma). The next request of the run resends those messages byte for byte (the SDK
+JSON texts joined by NUL bytes (an unambiguous encoding: JSON text never holds a NUL). The
+next request of the run resends those messages byte for byte (the SDK
 serialises the same dicts) and adds one or two: it hashes its messages (C, one pass), finds
 the state of its longest remembered prefix among its last few message boundaries, and
 decodes and folds only the messages after it. A request seen again (a retry) finds its own
@@ -27,7 +27,6 @@ from __future__ import annotations
 import threading
 from hashlib import sha256
 from itertools import accumulate
-from operator import methodcaller
 
 import msgspec
 
@@ -105,19 +104,25 @@ class _States:
 STATES = _States()
 
 
-def _brackets(raws: list[msgspec.Raw]) -> int | None:
-    """The opening brackets of the messages, or ``None`` when one may nest too deeply.
+def _brackets(texts: bytes, count: int) -> int | None:
+    """The opening brackets of ``count`` messages' texts joined by NULs, or ``None`` when
+    one of them may nest too deeply.
 
-    A message's opening brackets bound its nesting (in C loops): inside the body and
-    the messages array, the reference parser reads it when that leaves room.
+    A message's opening brackets bound its nesting: inside the body and the messages
+    array, the reference parser reads it when that leaves room. The NULs (never in
+    JSON text) keep the messages apart through the one pass that keeps only brackets.
     """
-    counts = list(map(len, map(_bracket_bytes, map(bytes, raws))))
-    if max(counts) + 2 > _DEPTH:
+    kept = texts.translate(None, _NOT_BRACKETS_NOR_NUL)
+    brackets = len(kept) - (count - 1)
+    if brackets + 2 > _DEPTH and max(map(len, kept.split(_NUL))) + 2 > _DEPTH:
         return None
-    return sum(counts)
+    return brackets
 
 
-_bracket_bytes = methodcaller("translate", None, _NOT_BRACKETS)
+# JSON text holds no raw control character: msgspec refuses one even in what it skips
+# (tests/wire/test_resends.py), so a message's text never holds a NUL.
+_NUL = b"\0"
+_NOT_BRACKETS_NOR_NUL = _NOT_BRACKETS.replace(_NUL, b"")
 
 
 def _step(state: _State, message: HistoryMessage) -> _State:
@@ -209,7 +214,7 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
         ValueError: a message msgspec cannot read as a message (msgspec's errors).
     """
     count = len(raws)
-    joined = b",".join(raws)
+    joined = _NUL.join(raws)
     states = STATES.states
     # The whole request (a retry), two messages back (a run's next request: a reply and
     # its results) and one (a continued turn), in one pass; the other boundaries within
@@ -241,9 +246,13 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
                 if state is None:
                     found, state = _reach(raws, joined, states)
         if state is None:
-            return _scan(raws, whole)
+            return _scan(raws, joined, whole)
         new = raws[found:]
-        brackets = _brackets(new)
+        if found == 0:
+            brackets = _brackets(joined, count)
+        else:
+            start = sum(map(len, raws[:found])) + found  # after found texts and NULs
+            brackets = _brackets(joined[start:], count - found)
         if brackets is None:
             return None
         brackets += state[6]
@@ -269,9 +278,9 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
     return found_results, calls, position, state[6]
 
 
-def _scan(raws: list[msgspec.Raw], whole: bytes) -> Read | None:
+def _scan(raws: list[msgspec.Raw], joined: bytes, whole: bytes) -> Read | None:
     """A request none of whose prefixes within reach is remembered: the scan reads it."""
-    brackets = _brackets(raws)
+    brackets = _brackets(joined, len(raws))
     if brackets is None:
         return None
     last = _DECODE(raws[-1])

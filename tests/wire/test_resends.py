@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from ptc_observe.events import RequestFacts
 from ptc_observe.wire import resends
-from ptc_observe.wire.messages import parse_request
+from ptc_observe.wire.messages import WireError, parse_request
 from ptc_observe.wire.requests import _fast_request, _parse_request_reference
 
 WHERE: dict[str, Any] = {
@@ -237,3 +237,14 @@ def test_a_new_message_is_bounded_after_a_remembered_prefix(depth: int) -> None:
     assert outcomes[0] == outcomes[1]
     # body, messages, message, content, block: 5 levels above the arrays
     assert (outcomes[0] == "WireError") == (5 + depth > 201)
+
+
+def test_a_raw_nul_in_a_message_is_refused_on_both_paths() -> None:
+    """The remembered texts are joined by NULs: msgspec refuses a raw one inside a
+    message (JSON escapes control characters), as the reference does."""
+    facts([{"role": "assistant", "content": "a"}] * 3)
+    body = b'{"messages":[{"role":"user","content":"go"},{"role":"assistant","content":"a\x00b"}]}'
+    assert _fast_request(body) is None
+    for parse in (parse_request, _parse_request_reference):
+        with pytest.raises(WireError):
+            parse(body, **WHERE)
