@@ -40,6 +40,8 @@ from ptc_observe import Limits, Observer
 from ptc_observe.observer.recorder import ExchangeRecorder
 from ptc_observe.observer.sinks._semconv import CODE_EXECUTION_VARIANTS
 from ptc_observe.observer.sinks.otel import OTelSink
+from ptc_observe.wire import resends
+from ptc_observe.wire.messages import parse_request
 
 from .conftest import MODEL, Telemetry, dumps
 
@@ -161,6 +163,26 @@ def fill_json_string_cache() -> None:
     )
 
 
+def fill_history_states() -> None:
+    """Fill the wire layer's memory of resent conversations (``wire/resends.py``).
+
+    It keeps the run state after each request's messages, up to a fixed number of states
+    (oldest evicted first): fed new conversations, it fills over its first thousand
+    requests, then holds its size. Filling it first with requests of the soak's shape puts
+    the 10 % mark at the steady state.
+    """
+    for i in range(resends._STATES_SIZE):
+        parse_request(
+            request_body(-1 - i, answer=f"toolu_warm{i}"),
+            method="POST",
+            path="/v1/messages",
+            server_address="warm.invalid",
+            server_port=None,
+            headers={},
+        )
+    assert len(resends.STATES.states) == resends._STATES_SIZE
+
+
 def measure(traced: bool) -> tuple[int, int, int]:
     """``(traced current, traced peak, allocated blocks)``; current values after a full
     collection (so garbage waiting for the cycle collector does not count), the peak
@@ -186,6 +208,7 @@ def test_soak_memory_is_flat_with_distinct_ids() -> None:
             # counted out as the new ones are counted in.
             tracemalloc.start()
         fill_json_string_cache()
+        fill_history_states()
         gc.collect()
         if TRACE:
             tracemalloc.reset_peak()
