@@ -59,8 +59,8 @@ _State = tuple[int, int, int, int, dict[str, Call], dict[str, Call], int, RunPos
 
 _DECODE = msgspec.json.Decoder(HistoryMessage).decode
 
-# Message boundaries tried below the whole request, newest first, after the whole
-# request and two messages back (a retry; a run's next request: a reply and its results).
+# How far back message boundaries are tried (newest first) when neither the whole
+# request (a retry) nor two (a run's next request) or one message back is remembered.
 _REACH = 8
 # A request of this many messages or fewer (a run's first two) is read from the start
 # when it is not remembered whole: no prefix is looked up.
