@@ -248,3 +248,46 @@ def test_a_raw_nul_in_a_message_is_refused_on_both_paths() -> None:
     for parse in (parse_request, _parse_request_reference):
         with pytest.raises(WireError):
             parse(body, **WHERE)
+
+
+def test_threads_sharing_the_memory_read_the_same() -> None:
+    """Sync clients parse from many threads: states stored, found and evicted at once
+    (a memory of a few states) still give every thread the reference's facts."""
+    import threading
+
+    turn = {
+        "role": "assistant",
+        "content": [
+            {
+                "type": "tool_use",
+                "id": "t",
+                "name": "q",
+                "caller": {"type": CODE, "tool_id": "s"},
+            }
+        ],
+    }
+    answer = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}
+    failures: list[BaseException] = []
+
+    def run(which: int) -> None:
+        try:
+            messages: list[dict[str, Any]] = []
+            for _ in range(12):
+                messages += [turn, answer]
+                read = facts(messages, prompt=f"thread {which}")
+                assert read.run.programmatic_calls == len(messages) // 2
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resends, "_STATES_SIZE", 3)
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert len(resends.STATES.states) <= 3
+    assert resends.STATES.calls == sum(
+        len(s[4]) + len(s[5]) for s in resends.STATES.states.values()
+    )
