@@ -77,7 +77,8 @@ class ToolResultSent:
 
 @dataclass(frozen=True, slots=True)
 class RunPosition:
-    """Where a request stands in its run, read from its own history (no memory).
+    """Where a request stands in its run, read from its own history (memory only as a cache:
+    ``wire/resends``).
 
     A *run* is what one user turn sets going: the exchanges from the user's own message
     (a user message that is not only ``tool_result`` blocks) to the model's final answer,
