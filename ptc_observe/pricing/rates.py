@@ -181,34 +181,22 @@ class Rates:
         reasoning: int,
         web_searches: int,
     ) -> tuple[float, float, float, float, float]:
-        """:meth:`cost` in floats, for the observer's hot path (what the counters hold).
+        """:meth:`cost` in floats (input, cache read, cache write, output, server tools).
 
-        Each component is the float of the exact decimal product (one rounding), so the
-        components agree with :meth:`cost` to the last place a float has.
+        Each component is the correctly rounded float of its exact value, so it equals
+        ``float()`` of the component :meth:`cost` gives (the arithmetic of
+        :meth:`RateCard.floats`, which prices the hot path from rates made once).
         """
-        cw = cache_write
-        cost_cw = _ZERO
-        if self.split_5m and cache_write_5m:
-            cw -= cache_write_5m
-            cost_cw += self.cache_write_5m * cache_write_5m
-        if self.split_1h and cache_write_1h:
-            cw -= cache_write_1h
-            cost_cw += self.cache_write_1h * cache_write_1h
-        if cw:
-            cost_cw += self.cache_write * cw
-        out = output_tokens
-        cost_out = _ZERO
-        if self.split_reasoning and reasoning:
-            out -= reasoning
-            cost_out += self.reasoning * reasoning
-        if out:
-            cost_out += self.output * out
-        return (
-            float(self.input * input_tokens) if input_tokens else 0.0,
-            float(self.cache_read * cache_read) if cache_read else 0.0,
-            float(cost_cw),
-            float(cost_out),
-            float(self.web_search * web_searches) if web_searches else 0.0,
+        return _priced(
+            _exact(self),
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            cache_write_5m,
+            cache_write_1h,
+            reasoning,
+            web_searches,
         )
 
     def cost(self, c: TokenCounts) -> ComponentCosts:
@@ -294,20 +282,16 @@ class RateCard:
             ]
         else:
             exact = self._exact[0]
-        den, inp, read, write, write_5m, write_1h, out, reasoned, search = exact
-        # A kind without a price of its own has its parent's rate here, so splitting
-        # the count changes nothing: no branch on whether a split is priced.
-        return (
-            inp * input_tokens / den,
-            read * cache_read / den,
-            (
-                write * (cache_write - cache_write_5m - cache_write_1h)
-                + write_5m * cache_write_5m
-                + write_1h * cache_write_1h
-            )
-            / den,
-            (out * (output_tokens - reasoning) + reasoned * reasoning) / den,
-            search * web_searches / den,
+        return _priced(
+            exact,
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            cache_write_5m,
+            cache_write_1h,
+            reasoning,
+            web_searches,
         )
 
     @property
@@ -411,3 +395,33 @@ def rate_card(prices: Mapping[str, Any]) -> RateCard | None:
             return None
         rates.append(r)
     return RateCard(tuple(starts), tuple(rates))
+
+
+def _priced(
+    exact: tuple[int, ...],
+    input_tokens: int,
+    output_tokens: int,
+    cache_read: int,
+    cache_write: int,
+    cache_write_5m: int,
+    cache_write_1h: int,
+    reasoning: int,
+    web_searches: int,
+) -> tuple[float, float, float, float, float]:
+    """The five components priced with :func:`_exact`'s integers: an integer product and
+    one correctly rounded division each."""
+    den, inp, read, write, write_5m, write_1h, out, reasoned, search = exact
+    # A kind without a price of its own has its parent's rate here, so splitting
+    # the count changes nothing: no branch on whether a split is priced.
+    return (
+        inp * input_tokens / den,
+        read * cache_read / den,
+        (
+            write * (cache_write - cache_write_5m - cache_write_1h)
+            + write_5m * cache_write_5m
+            + write_1h * cache_write_1h
+        )
+        / den,
+        (out * (output_tokens - reasoning) + reasoned * reasoning) / den,
+        search * web_searches / den,
+    )

@@ -198,8 +198,9 @@ def test_the_hot_path_floats_are_the_exact_components_rounded_once(
     searches,
     probe,
 ):
-    """RateCard.floats (integer ratios, the observer's path) gives float() of each exact
-    decimal component of RateCard.cost, to the last bit, on every model and tier."""
+    """RateCard.floats (integer ratios, the observer's path) and the public Rates.floats
+    give float() of each exact decimal component of RateCard.cost, to the last bit, on
+    every model and tier."""
     _, models = anthropic_models()
     if probe:  # every split priced on its own, and a tier
         prices: dict[str, Any] = {
@@ -242,6 +243,13 @@ def test_the_hot_path_floats_are_the_exact_components_rounded_once(
     )
     num, den = card.input_ratio
     assert Decimal(num) / Decimal(den) == card.input_rate
+    # The public per-tier Rates.floats prices the same way.
+    rates = card.rates_for(counts.total_input_tokens)
+    assert rates.floats(
+        uncached, output, cache_read, cw5 + cw1 + unsplit, cw5, cw1, reasoning, searches
+    ) == tuple(float(c) for c in (
+        exact.input, exact.cache_read, exact.cache_write, exact.output, exact.server_tools
+    ))  # fmt: skip
 
 
 def test_unknown_model_is_unpriced_never_guessed(book):
