@@ -33,7 +33,6 @@ import msgspec
 from ..events import RUN_START, RunPosition
 from ._json import _DEPTH, _NOT_BRACKETS
 from .history import (
-    _POSITIONS,
     Call,
     HistoryBlock,
     HistoryMessage,
@@ -261,19 +260,10 @@ def read_resent_history(raws: list[msgspec.Raw]) -> Read | None:
         last = _DECODE(raws[-1])
         state = _step(state, last)
         key = (count, state[0], state[1], state[2], state[3])
-        known = _POSITIONS.get(key)
-        position = _position(key) if known is None else known
+        position = _position(key)
         state = (*state[:6], brackets, position)
         STATES.remember(whole, state)
-    blocks = last.content
-    found_results: list[HistoryBlock] | None = None
-    if type(blocks) is list:  # _results, inline
-        for block in blocks:
-            if block.type == _TOOL_RESULT:
-                if found_results is None:
-                    found_results = [block]
-                else:
-                    found_results.append(block)
+    found_results = _results(last)
     calls = state[5] if found_results is not None else None
     return found_results, calls, position, state[6]
 
